@@ -1,0 +1,3 @@
+from textsift.cli import main
+
+main()

@@ -1,0 +1,18 @@
+"""The one exception users see. The CLI prints its message as a single line and exits non-zero."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TextsiftError(Exception):
+    """A problem the user can fix: the message says where and what to do."""
+
+
+class DataError(TextsiftError):
+    """Bad input data, located by file and line."""
+
+    def __init__(self, path: Path | str, line: int | None, problem: str, fix: str) -> None:
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {problem}; {fix}")
+        self.path, self.line = Path(path), line

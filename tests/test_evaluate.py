@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from textsift.evaluate import compute_metrics, evaluate
+
+
+def test_metrics_match_hand_computed_values() -> None:
+    m = compute_metrics([0, 0, 1, 1], [0, 1, 1, 1], ["neg", "pos"])
+    assert m["accuracy"] == 0.75
+    assert m["per_class"]["neg"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
+    assert m["per_class"]["pos"]["precision"] == pytest.approx(2 / 3)
+    assert m["macro"]["f1"] == pytest.approx((2 / 3 + 0.8) / 2)
+    assert m["micro"]["f1"] == 0.75
+    assert m["confusion_matrix"] == [[1, 1], [0, 2]]
+
+
+def test_evaluate_writes_metrics_and_confusion_matrix(full_model: Path, data_dir: Path, tmp_path: Path) -> None:
+    metrics = evaluate(full_model, data_dir / "test.csv", tmp_path)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["accuracy"] == metrics["accuracy"] and saved["n"] == 30
+    assert sum(map(sum, saved["confusion_matrix"])) == 30
+    assert (tmp_path / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_defaults_to_a_folder_inside_the_model(full_model: Path, data_dir: Path) -> None:
+    evaluate(full_model, data_dir / "validation.csv")
+    assert (full_model / "eval" / "validation" / "metrics.json").is_file()
