@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-EXTRAS ?= dev,parquet
+EXTRAS ?= dev,parquet,onnx,explain,serve
 DEMO_DATA := data/movie-snippets
 DEMO_MODEL := models/movie-snippets
 

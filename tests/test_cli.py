@@ -22,9 +22,9 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
 
 def test_every_verb_has_a_command_and_a_function() -> None:
     commands = {c.name for c in cli.app.registered_commands}
-    assert commands == {"train", "evaluate", "predict"}
+    assert {"train", "evaluate", "predict"} <= commands
     for verb in commands:
-        assert callable(getattr(textsift, verb))
+        assert callable(getattr(textsift, verb)), f"textsift.{verb} should be the function behind `textsift {verb}`"
     assert {c.name for c in cli.data_app.registered_commands} == {"list", "fetch"}
 
 
