@@ -140,7 +140,7 @@ def run_hf_trainer(texts: list[str], labels: list[str], batch_size: int, dynamic
                 "labels": names.index(labels[i])} for i in range(len(texts))]
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(output_dir=tmp, per_device_train_batch_size=batch_size, num_train_epochs=1,
-                                 learning_rate=5e-5, warmup_ratio=0.1, report_to=[], save_strategy="no",
+                                 learning_rate=5e-5, warmup_steps=len(texts) // batch_size // 10, report_to=[], save_strategy="no",
                                  logging_strategy="no", disable_tqdm=True, use_cpu=True, seed=42,
                                  dataloader_num_workers=0)
         collator = DataCollatorWithPadding(tokenizer) if dynamic else None
@@ -170,7 +170,7 @@ def profile_textsift_steps(texts: list[str], labels: list[str], batch_size: int,
     model.train()
     ids = tokenizer(texts, truncation=True, max_length=128)["input_ids"]
     y = torch.tensor([names.index(x) for x in labels])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, fused=True)
     batches = bucketed_batches([len(s) for s in ids], batch_size, 50, 0)[:steps]
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for idx in batches:
