@@ -50,9 +50,11 @@ def write_card(folder: Path) -> Path:
         "import textsift",
         f"clf = textsift.load('{folder.name}')",
         "clf.predict(['an example text'])",
-        "# or with plain transformers",
-        "from transformers import pipeline",
-        f"pipeline('text-classification', model='{folder.name}'{', trust_remote_code=True' if remote else ''})",
+        *(_onnx_use(folder, settings) if settings.get("backend") == "onnx" else [
+            "# or with plain transformers",
+            "from transformers import pipeline",
+            f"pipeline('text-classification', model='{folder.name}'{', trust_remote_code=True' if remote else ''})",
+        ]),
         "```",
         "",
         "## Intended use and limits",
@@ -66,3 +68,22 @@ def write_card(folder: Path) -> Path:
     path = folder / "README.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def _onnx_use(folder: Path, settings: dict) -> list[str]:
+    # An exported folder has no torch weights: show the parity measured at export and the torch-free path.
+    from textsift.onnx_backend import USAGE_SNIPPET
+
+    parity = settings.get("parity", {})
+    lines = [f"# ONNX Runtime graph ({settings.get('quantize') or 'fp32'}) exported from {settings.get('source')}; "
+             f"checked against the torch model on {parity.get('sample')} texts:"]
+    for name in ("fp32", "int8"):
+        if name in parity:
+            lines.append(f"#   {name}: max |logit difference| {parity[name]['max_abs_logit_diff']:.2g}, "
+                         f"label agreement {parity[name]['label_agreement']:.1%}")
+    if "validation" in parity:
+        v = parity["validation"]
+        lines.append(f"#   accuracy on {v['file']}: torch {v['torch_accuracy']:.4f}, onnx {v['onnx_accuracy']:.4f} "
+                     f"({v['delta_points']:+.2f} points)")
+    lines.append("# or without torch or textsift (onnxruntime, tokenizers and numpy only):")
+    return lines + USAGE_SNIPPET.format(folder=folder.name).splitlines()

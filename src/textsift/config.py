@@ -34,17 +34,32 @@ class ModelConfig:
             averages token states, which is what sentence-embedding backbones were trained for. `auto` picks
             `cls` for full fine-tuning and `mean` for a frozen backbone (see BENCHMARKS.md for why).
         max_length: texts are truncated to this many tokens.
+        pool_layers: mean pooling only: concatenate the mean pools of this many last layers. None picks 2 for
+            `head` (a frozen backbone's second-to-last layer adds signal) and 1 for `full`.
+        head_hidden_size: mean pooling only: width of a GELU hidden layer in the head, 0 for a linear head. None
+            picks 1024 for `head` and 0 for `full`. See BENCHMARKS.md for the measurements behind both.
     """
 
     backbone: str = DEFAULT_BACKBONE
     pooling: Pooling = "auto"
     max_length: int = 128
+    pool_layers: int | None = None
+    head_hidden_size: int | None = None
 
     def __post_init__(self) -> None:
         if self.pooling not in ("auto", "cls", "mean"):
             raise TextsiftError(f"pooling must be auto, cls or mean, not {self.pooling!r}")
+        if (self.pool_layers is not None and self.pool_layers < 1) or (self.head_hidden_size or 0) < 0:
+            raise TextsiftError("pool_layers must be at least 1 and head_hidden_size at least 0")
         if self.max_length < 8:
             raise TextsiftError(f"max_length must be at least 8, not {self.max_length}")
+
+    def resolved_head(self, strategy: Strategy) -> tuple[int, int]:
+        """(pool_layers, head_hidden_size) for a strategy."""
+        frozen = strategy == "head"
+        layers = self.pool_layers if self.pool_layers is not None else (2 if frozen else 1)
+        hidden = self.head_hidden_size if self.head_hidden_size is not None else (1024 if frozen else 0)
+        return layers, hidden
 
     def resolved_pooling(self, strategy: Strategy) -> Literal["cls", "mean"]:
         if self.pooling != "auto":
@@ -125,6 +140,96 @@ class TrainConfig:
     @property
     def pooling(self) -> Literal["cls", "mean"]:
         return self.model.resolved_pooling(self.strategy)
+
+
+@dataclass
+class ServeConfig:
+    """How `textsift serve` runs. Defaults suit one CPU box behind a reverse proxy.
+
+    Attributes:
+        host: interface to bind; the default keeps the server on loopback, `0.0.0.0` exposes it.
+        api_key_file: a file holding one key; when set, /v1/* needs `Authorization: Bearer <key>`.
+        workers: processes, each with its own model copy and CPU threads split between them.
+        max_batch: most texts per forward pass; concurrent requests are merged up to this. 1 turns batching off.
+        max_wait_ms: how long the first request of a batch waits for company; adds at most this to latency.
+        max_body_bytes: larger request bodies get 413 before they are parsed.
+        max_texts: most texts in one request (422 `too_many_texts` beyond).
+        max_chars: most characters per text (422 `text_too_long` beyond); the model truncates tokens anyway.
+        timeout_s: a request still waiting after this gets 504.
+        cors_origins: browser origins allowed to call the API; empty keeps CORS off.
+        top_k: labels listed per text when the request does not say.
+        explain_steps: integration steps for /v1/explain when the request does not say.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key_file: Path | None = None
+    workers: int = 1
+    max_batch: int = 32
+    max_wait_ms: float = 5.0
+    max_body_bytes: int = 1_048_576
+    max_texts: int = 64
+    max_chars: int = 2000
+    timeout_s: float = 10.0
+    cors_origins: list[str] = field(default_factory=list)
+    top_k: int = 1
+    explain_steps: int = 20
+
+    def __post_init__(self) -> None:
+        if self.api_key_file is not None:
+            self.api_key_file = Path(self.api_key_file)
+        if not 0 <= self.port <= 65535:
+            raise TextsiftError(f"port must be in 0..65535, not {self.port}")
+        for name in ("workers", "max_batch", "max_body_bytes", "max_texts", "max_chars", "top_k", "explain_steps"):
+            if getattr(self, name) < 1:
+                raise TextsiftError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.max_wait_ms < 0 or self.timeout_s <= 0:
+            raise TextsiftError("max_wait_ms must be >= 0 and timeout_s > 0")
+
+
+@dataclass
+class DistillConfig:
+    """How to distil a fine-tuned model folder (the teacher) into a shallower student.
+
+    Attributes:
+        teacher: a torch model folder written by `textsift train`.
+        layers: encoder layers of the student; it keeps the teacher's architecture and is initialised from
+            evenly spaced teacher layers, always including the last one (see `distill.pick_layers`).
+        temperature: softens teacher and student distributions in the KL term (Hinton et al., 2015).
+        alpha: weight of the soft-target KL term; 1 - alpha weighs cross-entropy on the true labels.
+        Other fields mean what they mean in `TrainConfig`; the training file is read with `data`.
+    """
+
+    teacher: Path
+    train_file: Path
+    out: Path = Path("models/textsift-small")
+    validation_file: Path | None = None
+    layers: int = 3
+    temperature: float = 2.0
+    alpha: float = 0.5
+    epochs: int = 4
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    validation_split: float = 0.1
+    bucket_size: int = 50
+    seed: int = 42
+    num_threads: int = 0
+    device: str = "auto"
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def __post_init__(self) -> None:
+        self.teacher, self.train_file, self.out = Path(self.teacher), Path(self.train_file), Path(self.out)
+        if self.validation_file is not None:
+            self.validation_file = Path(self.validation_file)
+        if self.layers < 1 or self.epochs < 1 or self.batch_size < 1:
+            raise TextsiftError("layers, epochs and batch_size must be at least 1")
+        if not 0.0 <= self.alpha <= 1.0 or self.temperature <= 0:
+            raise TextsiftError(f"alpha must be in [0, 1] and temperature > 0 (got {self.alpha}, {self.temperature})")
+        if self.num_threads <= 0:
+            self.num_threads = os.cpu_count() or 1
 
 
 def to_jsonable(cfg: Any) -> dict[str, Any]:

@@ -91,6 +91,10 @@ def load(folder: Path | str) -> Classifier:
     """Load a model folder written by textsift; refuses foreign or damaged folders with a clear message."""
     folder = Path(folder)
     settings = read_settings(folder)
+    if settings.get("backend") == "onnx":  # written by `textsift export`; same interface, ONNX Runtime inside
+        from textsift.onnx_backend import load_onnx
+
+        return load_onnx(folder, settings)  # type: ignore[return-value]
     for needed in ("config.json", "model.safetensors"):
         if not (folder / needed).is_file():
             raise TextsiftError(f"{folder}: {needed} is missing; the folder is incomplete, train or export it again")
@@ -127,6 +131,14 @@ def read_settings(folder: Path) -> dict[str, Any]:
     return settings
 
 
+def update_settings(folder: Path | str, **changes: Any) -> dict[str, Any]:
+    """Read-modify-write textsift.json of a model folder (e.g. a fitted temperature); returns the new settings."""
+    folder = Path(folder)
+    settings = {**read_settings(folder), **changes}
+    (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+    return settings
+
+
 def resolve_backbone(name: str) -> str:
     """A loadable location for a backbone: the built-in MiniLM, a local folder, or a cached hub name."""
     if name in (DEFAULT_BACKBONE, "default"):
@@ -141,8 +153,13 @@ def resolve_backbone(name: str) -> str:
     return name
 
 
-def build(backbone: str, labels: list[str], pooling: str) -> tuple[PreTrainedModel, Any]:
-    """A fresh classifier on a pretrained backbone, and its tokenizer."""
+def build(
+    backbone: str, labels: list[str], pooling: str, *, pool_layers: int = 1, head_hidden_size: int = 0
+) -> tuple[PreTrainedModel, Any]:
+    """A fresh classifier on a pretrained backbone, and its tokenizer.
+
+    `pool_layers` and `head_hidden_size` shape the mean-pooling head (see modeling.py); CLS pooling ignores them.
+    """
     location = resolve_backbone(backbone)
     id2label = dict(enumerate(labels))
     label2id = {name: i for i, name in id2label.items()}
@@ -154,6 +171,7 @@ def build(backbone: str, labels: list[str], pooling: str) -> tuple[PreTrainedMod
             )
         else:
             config = AutoConfig.from_pretrained(location, num_labels=len(labels), id2label=id2label, label2id=label2id)
+            config.pool_layers, config.head_hidden_size = pool_layers, head_hidden_size
             model = modeling.MeanPoolingForSequenceClassification(config)
             model.encoder = AutoModel.from_pretrained(location, config=config, use_safetensors=True)
             modeling.drop_pooler(model.encoder)

@@ -13,7 +13,11 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 
 class MeanPoolingForSequenceClassification(PreTrainedModel):
-    """Encoder -> mean of the token states (padding excluded) -> dropout -> linear."""
+    """Encoder -> mean of the token states (padding excluded) -> dropout -> [MLP] -> linear.
+
+    Two optional config attributes widen the head for a frozen backbone: `pool_layers` concatenates the mean
+    pools of the last k hidden layers, and `head_hidden_size` > 0 adds a GELU hidden layer of that size.
+    """
 
     config_class = PretrainedConfig
     base_model_prefix = "encoder"
@@ -23,18 +27,29 @@ class MeanPoolingForSequenceClassification(PreTrainedModel):
         self.encoder = AutoModel.from_config(config)
         drop_pooler(self.encoder)
         dropout = getattr(config, "classifier_dropout", None) or getattr(config, "hidden_dropout_prob", 0.1)
+        self.pool_layers = getattr(config, "pool_layers", 1)
+        self.feature_size = config.hidden_size * self.pool_layers
+        hidden = getattr(config, "head_hidden_size", 0)
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.hidden = (
+            nn.Sequential(nn.Linear(self.feature_size, hidden), nn.GELU(), nn.Dropout(dropout)) if hidden else None
+        )
+        self.classifier = nn.Linear(hidden or self.feature_size, config.num_labels)
         self.post_init()
 
     def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs) -> torch.Tensor:
         """The pooled sentence vector; the frozen-backbone strategy caches exactly this."""
-        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(states.dtype)
-        return (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        out = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=self.pool_layers > 1, **kwargs
+        )
+        layers = out.hidden_states[-self.pool_layers :][::-1] if self.pool_layers > 1 else (out.last_hidden_state,)
+        mask = attention_mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
+        count = mask.sum(1).clamp(min=1e-9)
+        return torch.cat([(states * mask).sum(1) / count for states in layers], dim=-1)
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(features))
+        x = self.dropout(features)
+        return self.classifier(self.hidden(x) if self.hidden is not None else x)
 
     def forward(
         self,

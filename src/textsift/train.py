@@ -58,6 +58,7 @@ def train(cfg: TrainConfig) -> Path:
             return model.head(feats_train[idx])
 
         def validation_logits() -> np.ndarray:
+            model.eval()  # no dropout while scoring
             with torch.inference_mode():
                 return model.head(feats_val).float().cpu().numpy()
     else:
@@ -171,11 +172,12 @@ def _start_from(cfg: TrainConfig, train_table: Table) -> Classifier:
     if cfg.init_from == "backbone":
         assert train_table.labels is not None
         names = LabelMap.from_labels(train_table.labels).names
-        model, tokenizer = build(cfg.model.backbone, names, cfg.pooling)
+        head = cfg.model.resolved_head(cfg.strategy)
+        model, tokenizer = build(cfg.model.backbone, names, cfg.pooling, pool_layers=head[0], head_hidden_size=head[1])
         return Classifier(model, tokenizer, names, cfg.model.max_length)
     classifier = load(cfg.init_from)
-    if classifier.pooling != cfg.pooling and cfg.model.pooling != "auto":
-        raise TextsiftError(f"{cfg.init_from} uses {classifier.pooling} pooling, not {cfg.pooling}")
+    if cfg.strategy == "head" and classifier.pooling != "mean":
+        raise TextsiftError(f"{cfg.init_from} uses cls pooling; the head strategy needs a mean-pooled model folder")
     return classifier
 
 
@@ -184,7 +186,7 @@ def _cache_features(model: torch.nn.Module, ids: list[list[int]], pad_id: int, d
     from textsift.batching import sorted_batches
 
     model.eval()
-    out = torch.zeros(len(ids), model.config.hidden_size, device=device)
+    out = torch.zeros(len(ids), model.feature_size, device=device)
     with torch.inference_mode(), tqdm(total=len(ids), desc=desc, unit="text", leave=False, disable=None) as bar:
         for batch in sorted_batches([len(s) for s in ids], 128):
             inputs = collate([ids[i] for i in batch], pad_id)

@@ -1,0 +1,122 @@
+"""Dynamic micro-batching: concurrent requests share one forward pass and each still gets its own answer.
+
+On CPU a batch of 32 short sentences costs a fraction of 32 single forward passes, so under load the server trades
+a few milliseconds of waiting for several times the throughput.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class _Job:
+    texts: list[str]
+    future: asyncio.Future[np.ndarray]
+
+
+class MicroBatcher:
+    """Gathers texts from concurrent callers for up to `max_wait_s` or `max_batch` texts and runs them together.
+
+    One consumer task feeds `executor` (a single thread), so the model is never called concurrently and the event
+    loop stays free while it runs. A request is never split: one larger than `max_batch` runs as its own batch.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[list[str]], np.ndarray],
+        executor: Executor,
+        *,
+        max_batch: int,
+        max_wait_s: float,
+        on_batch: Callable[[int, float], Any] | None = None,
+    ) -> None:
+        self._run_batch, self._executor = run, executor
+        self.max_batch, self.max_wait_s = max_batch, max_wait_s
+        self._on_batch = on_batch
+        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._carry: _Job | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._consume())
+
+    async def submit(self, texts: list[str]) -> np.ndarray:
+        """Probabilities for `texts`, rows in input order, computed in whichever batch they land in."""
+        if self._task is None or self._closing:
+            raise RuntimeError("the batcher is not running")
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job(texts, future))
+        return await future
+
+    async def close(self) -> None:
+        """Stop taking work and answer everything already submitted (graceful shutdown drains here)."""
+        if self._task is None or self._closing:
+            return
+        self._closing = True
+        self._queue.put_nowait(None)
+        await self._task
+
+    async def _consume(self) -> None:
+        stop = False
+        while not stop:
+            jobs, stop = await self._gather()
+            # Callers that timed out or went away cancelled their future; do not spend CPU on them.
+            live = [job for job in jobs if not job.future.done()]
+            if live:
+                await self._run(live)
+
+    async def _gather(self) -> tuple[list[_Job], bool]:
+        """The next batch, and whether the close marker was reached."""
+        first = self._carry or await self._queue.get()
+        self._carry = None
+        if first is None:
+            return [], True
+        loop = asyncio.get_running_loop()
+        jobs, size = [first], len(first.texts)
+        deadline = loop.time() + self.max_wait_s
+        while size < self.max_batch:
+            try:
+                job = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    job = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    break
+            if job is None:
+                return jobs, True
+            if size + len(job.texts) > self.max_batch:
+                self._carry = job  # opens the next batch, so arrival order is kept
+                break
+            jobs.append(job)
+            size += len(job.texts)
+        return jobs, False
+
+    async def _run(self, jobs: list[_Job]) -> None:
+        texts = [text for job in jobs for text in job.texts]
+        start = time.perf_counter()
+        try:
+            proba = await asyncio.get_running_loop().run_in_executor(self._executor, self._run_batch, texts)
+        except Exception as e:  # noqa: BLE001 - every caller in the batch gets the failure, the loop keeps going
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(e)
+            return
+        if self._on_batch is not None:
+            self._on_batch(len(texts), time.perf_counter() - start)
+        row = 0
+        for job in jobs:
+            if not job.future.done():
+                job.future.set_result(proba[row : row + len(job.texts)])
+            row += len(job.texts)

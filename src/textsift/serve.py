@@ -1,0 +1,217 @@
+"""`textsift serve`: a model folder behind an HTTP API with micro-batching, limits, metrics and a playground page.
+
+FastAPI, uvicorn and prometheus-client come with `pip install 'textsift[serve]'`. They are imported only when a
+server is built, so `import textsift` needs none of them. Routes live in serve_routes.py, HTTP plumbing (errors,
+limits, metrics) in serve_http.py, the batching queue in microbatch.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import math
+import os
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textsift._optional import require
+from textsift.config import ServeConfig, to_jsonable
+from textsift.errors import TextsiftError
+from textsift.microbatch import MicroBatcher
+from textsift.model import read_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from textsift.serve_http import ApiError, Metrics
+
+log = logging.getLogger("textsift.serve")
+_ENV = "TEXTSIFT_SERVE"  # model folder and config, handed to worker processes when --workers > 1
+_WARM_TEXT = "a short warm-up sentence for the model"
+
+
+def serve(model_dir: Path | str, cfg: ServeConfig | None = None) -> None:
+    """Serve a model folder over HTTP until interrupted; SIGTERM lets in-flight requests finish first."""
+    cfg = cfg or ServeConfig()
+    uvicorn = require("uvicorn", extra="serve")
+    folder = Path(model_dir)
+    read_settings(folder)  # a missing or foreign folder stops here with one line, before any port is bound
+    read_api_key(cfg.api_key_file)
+    options: dict[str, Any] = dict(host=cfg.host, port=cfg.port, access_log=False, log_level="info",
+                                   timeout_graceful_shutdown=math.ceil(cfg.timeout_s) + 1)
+    if cfg.workers == 1:
+        uvicorn.run(create_app(folder, cfg), **options)
+        return
+    # Worker processes import the app by name, so the folder and config travel through the environment.
+    os.environ[_ENV] = json.dumps({"model_dir": str(folder.resolve()), "cfg": to_jsonable(cfg)})
+    # A worker imports torch before it can answer uvicorn's health ping; the 5 s default kills it on a busy box.
+    uvicorn.run("textsift.serve:app_from_env", factory=True, workers=cfg.workers, timeout_worker_healthcheck=120,
+                **options)
+
+
+def create_app(model_dir: Path | str, cfg: ServeConfig | None = None, *, classifier: Any = None) -> FastAPI:
+    """The ASGI app for one model folder; pass `classifier` to reuse a model already loaded in this process."""
+    cfg = cfg or ServeConfig()
+    for module in ("fastapi", "prometheus_client"):
+        require(module, extra="serve")
+    from fastapi import FastAPI
+    from fastapi.middleware.cors import CORSMiddleware
+
+    from textsift import __version__
+    from textsift.serve_http import BodyGuard, Metrics, Observe, install_error_handlers
+    from textsift.serve_routes import router
+
+    metrics = Metrics()
+    host = ModelHost(Path(model_dir), cfg, metrics, read_api_key(cfg.api_key_file), classifier)
+    app = FastAPI(title="textsift", version=__version__, lifespan=_lifespan, redoc_url=None,
+                  description="Text classification with a fine-tuned Transformer. Errors are "
+                              '`{"error": {"code": ..., "message": ...}}`.')
+    app.state.host = host
+    app.include_router(router)
+    install_error_handlers(app, metrics)
+    # Added innermost first: Observe sees every response (413s included), CORS headers reach error responses too.
+    app.add_middleware(BodyGuard, limit=cfg.max_body_bytes, metrics=metrics)
+    if cfg.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=cfg.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["authorization", "content-type"])
+    endpoints = {getattr(route, "path", "") for route in router.routes} | {"/docs", "/openapi.json"}
+    app.add_middleware(Observe, metrics=metrics, endpoints=endpoints)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """App factory for uvicorn worker processes (`--workers` > 1)."""
+    import torch
+
+    spec = json.loads(os.environ[_ENV])
+    cfg = ServeConfig(**spec["cfg"])
+    # Each worker runs its own forward passes; splitting the cores avoids oversubscribing them.
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.workers))
+    return create_app(spec["model_dir"], cfg)
+
+
+def read_api_key(path: Path | None) -> str | None:
+    """The key in `path` (surrounding whitespace dropped), or None when no key file is configured."""
+    if path is None:
+        return None
+    if not path.is_file():
+        raise TextsiftError(f"{path}: no such API key file; write the key into it or drop --api-key-file")
+    key = path.read_text(encoding="utf-8").strip()
+    if not key:
+        raise TextsiftError(f"{path}: the API key file is empty; write a key into it")
+    return key
+
+
+@dataclass
+class ModelHost:
+    """What the endpoints share: the model, its batcher, its description, and whether it is ready."""
+
+    folder: Path
+    cfg: ServeConfig
+    metrics: Metrics
+    api_key: str | None
+    classifier: Any = None
+    batcher: MicroBatcher | None = None
+    executor: ThreadPoolExecutor | None = None  # one thread: the model is never called concurrently
+    info: dict[str, Any] = field(default_factory=dict)
+    state: str = "loading"  # loading -> ready -> draining, or loading -> failed
+    problem: str = ""
+
+    @property
+    def ref(self) -> dict[str, str]:
+        return {"name": self.info.get("name", self.folder.name), "version": self.info.get("version", "")}
+
+    def ready_batcher(self) -> MicroBatcher:
+        """The batcher, or a 503 saying why the model cannot answer yet."""
+        from textsift.serve_http import ApiError
+
+        if self.state == "ready" and self.batcher is not None:
+            return self.batcher
+        raise self.not_ready_error(ApiError)
+
+    def not_ready_error(self, error: type[ApiError]) -> ApiError:
+        why = {"loading": "the model is still loading; retry shortly", "draining": "the server is shutting down",
+               "failed": f"the model failed to load ({self.problem})"}[self.state]
+        return error(503, "load_failed" if self.state == "failed" else "not_ready", why, {"Retry-After": "1"})
+
+    async def start(self) -> None:
+        """Load and warm the model off the event loop, then open the batcher; /healthz answers meanwhile."""
+        # Fresh per lifespan, so an app can be started again after a shutdown (test clients do that).
+        self.state, self.executor = "loading", ThreadPoolExecutor(1, thread_name_prefix="textsift-model")
+        try:
+            self.classifier, self.info = await asyncio.get_running_loop().run_in_executor(self.executor, self._load)
+        except Exception as e:  # noqa: BLE001 - reported by /readyz and the log; the process stays up for probes
+            self.state, self.problem = "failed", (str(e).strip().splitlines() or [type(e).__name__])[0]
+            log.error("cannot serve %s: %s", self.folder, self.problem)
+            return
+        wait_s = self.cfg.max_wait_ms / 1000 if self.cfg.max_batch > 1 else 0.0
+        self.batcher = MicroBatcher(self.classifier.predict_proba, self.executor, max_batch=self.cfg.max_batch,
+                                    max_wait_s=wait_s, on_batch=self.metrics.observe_batch)
+        self.batcher.start()
+        self.state = "ready"
+        log.info("serving %s (version %s), labels %s", self.ref["name"], self.ref["version"], self.info["labels"])
+
+    async def stop(self) -> None:
+        """Answer everything already queued, then release the model thread."""
+        self.state = "draining" if self.state == "ready" else self.state
+        if self.batcher is not None:
+            await self.batcher.close()
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
+
+    def _load(self) -> tuple[Any, dict[str, Any]]:
+        from textsift.model import load
+
+        classifier = self.classifier if self.classifier is not None else load(self.folder)
+        # The first calls pay for lazy initialisation (thread pools, kernels); keep that off the first request.
+        classifier.predict_proba([_WARM_TEXT])
+        classifier.predict_proba([_WARM_TEXT] * min(self.cfg.max_batch, 8))
+        return classifier, describe_model(self.folder, classifier.settings)
+
+
+def describe_model(folder: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """Name, version, labels, training facts and metrics of a model folder, without local file paths."""
+    metrics = None
+    if (folder / "metrics.json").is_file():
+        try:
+            metrics = json.loads((folder / "metrics.json").read_text())
+        except json.JSONDecodeError:
+            log.warning("%s/metrics.json is not valid JSON; /v1/models will show no metrics", folder)
+    data = {split: {k: v for k, v in facts.items() if k != "file"}
+            for split, facts in (settings.get("data") or {}).items() if isinstance(facts, dict)}
+    return {
+        "name": folder.resolve().name, "version": fingerprint(folder), "labels": list(settings["labels"]),
+        **{key: settings.get(key) for key in ("task", "backbone", "strategy", "pooling", "max_length",
+                                              "textsift_version")},
+        "training_data": data, "metrics": metrics,
+    }
+
+
+def fingerprint(folder: Path) -> str:
+    """First 12 hex digits of the sha256 of the weight files: changes exactly when the model does."""
+    digest = hashlib.sha256()
+    files = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.onnx")) or [folder / "textsift.json"]
+    for path in files:
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()[:12]
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    host: ModelHost = app.state.host
+    loading = asyncio.create_task(host.start())
+    try:
+        yield
+    finally:
+        # uvicorn has already let in-flight requests finish; drain whatever is still queued.
+        if not loading.done():
+            await asyncio.wait([loading])
+        await host.stop()
