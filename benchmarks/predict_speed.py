@@ -16,7 +16,6 @@ import argparse
 import csv
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -33,7 +32,7 @@ VARIANTS = {"a": "HF pipeline (torch)", "b": "textsift torch", "c": "textsift ON
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data/movie-snippets"))
-    parser.add_argument("--model", type=Path, default=Path("/tmp/runs/full_cls"), help="torch model folder")
+    parser.add_argument("--model", type=Path, default=Path("models/movie-snippets"), help="torch model folder")
     parser.add_argument("--student", type=Path, default=None, help="distilled torch model folder, for (e)")
     parser.add_argument("--work", type=Path, default=Path("benchmarks/out/predict_speed"))
     parser.add_argument("--latency-texts", type=int, default=200, help="fixed subset timed at batch 1")
@@ -91,8 +90,16 @@ def measure(key: str, folder: Path, test_file: Path, latency_texts: int) -> dict
     return {
         "batch1": b1, "batch32": b32, "bulk_texts_per_s": len(texts) / bulk,
         "accuracy": float(np.mean([p == g for p, g in zip(labels, gold)])), "n": len(texts),
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
     }
+
+
+def peak_rss_mib() -> float:
+    """This process's own peak RSS. Not ru_maxrss: Linux carries that over fork/exec from the parent."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def timed_requests(predict, texts: list[str], batch: int) -> dict:

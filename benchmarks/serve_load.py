@@ -1,6 +1,6 @@
 """Serving under load: `textsift serve` with micro-batching against the same server with batching off.
 
-    .venv/bin/python benchmarks/serve_load.py [--model /tmp/runs/full_cls] [--requests 400]
+    .venv/bin/python benchmarks/serve_load.py [--model models/movie-snippets] [--requests 400]
 
 Starts the server as a subprocess on a free 127.0.0.1 port (a copy of the model folder, never the original) and
 drives it from a separate load-generator process: closed loops of single-sentence requests at concurrency 1, 8
@@ -35,7 +35,7 @@ MODES = {"batching": [], "no batching": ["--max-batch", "1"]}
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=Path("/tmp/runs/full_cls"))
+    parser.add_argument("--model", type=Path, default=Path("models/movie-snippets"))
     parser.add_argument("--data", type=Path, default=ROOT / "data/movie-snippets/test.csv")
     parser.add_argument("--requests", type=int, default=400, help="requests per closed-loop level")
     parser.add_argument("--concurrency", default="1,8,32")
