@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -18,8 +17,6 @@ from serve_helpers import serving
 from textsift import load
 from textsift.config import ServeConfig
 from textsift.serve import create_app
-
-HAS_EXPLAIN = importlib.util.find_spec("textsift.explain") is not None
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +74,6 @@ def test_explain_without_the_explain_module_is_501(full_model: Path, classifier:
         assert response.status_code == 501 and response.json()["error"]["code"] == "explain_unavailable"
 
 
-@pytest.mark.skipif(not HAS_EXPLAIN, reason="textsift.explain is not in this checkout yet")
 def test_explain_returns_one_score_per_word(full_model: Path, classifier: Any) -> None:
     text = "a gripping, beautifully acted story"
     with serving(full_model, classifier) as client:
@@ -87,7 +83,6 @@ def test_explain_returns_one_score_per_word(full_model: Path, classifier: Any) -
     assert explanation["label"] == classifier.predict([text])[0]
 
 
-@pytest.mark.skipif(not HAS_EXPLAIN, reason="textsift.explain is not in this checkout yet")
 def test_explain_of_an_unknown_label_is_422(full_model: Path, classifier: Any) -> None:
     with serving(full_model, classifier) as client:
         response = client.post("/v1/explain", json={"text": "fine", "target": "neutral"})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -81,7 +80,6 @@ def test_playground_shows_the_predicted_label(server: str, browser: Any) -> None
     assert len(bars) == 2 and bars[0].startswith("positive") and bars[0].endswith("%")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("textsift.explain") is None, reason="textsift.explain not present")
 def test_playground_highlights_words_when_explain_is_on(server: str, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait

@@ -27,8 +27,35 @@ FORMAT_VERSION = 1
 _REMOTE_CODE_FILE = "modeling_textsift.py"
 
 
+class Predictor:
+    """What torch and ONNX classifiers share: everything built on `encode` and `logits_from_ids`."""
+
+    labels: list[str]
+    settings: dict[str, Any]
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        raise NotImplementedError
+
+    def logits_from_ids(self, ids: list[list[int]], batch_size: int = 64) -> np.ndarray:
+        raise NotImplementedError
+
+    def logits(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Raw scores per class, in input order."""
+        return self.logits_from_ids(self.encode(texts), batch_size)
+
+    def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Class probabilities, shape (len(texts), len(labels)), columns in `labels` order."""
+        logits = self.logits(texts, batch_size) / float(self.settings.get("temperature", 1.0))
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, texts: list[str], batch_size: int = 64) -> list[str]:
+        """The most probable label of each text."""
+        return [self.labels[i] for i in self.predict_proba(texts, batch_size).argmax(axis=1)]
+
+
 @dataclass
-class Classifier:
+class Classifier(Predictor):
     """A fine-tuned text classifier: network, tokenizer, label names and the settings it was trained with."""
 
     model: PreTrainedModel
@@ -45,10 +72,6 @@ class Classifier:
         """Token ids without padding (fast tokenizer, one batched call)."""
         return self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
 
-    def logits(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Raw scores per class, in input order."""
-        return self.logits_from_ids(self.encode(texts), batch_size)
-
     @torch.inference_mode()
     def logits_from_ids(self, ids: list[list[int]], batch_size: int = 64) -> np.ndarray:
         """Raw scores for already tokenized texts; batches are length-sorted to keep padding small."""
@@ -60,15 +83,6 @@ class Classifier:
             logits = self.model(**{k: v.to(device) for k, v in inputs.items()}).logits
             out[batch] = logits.float().cpu().numpy()
         return out
-
-    def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Class probabilities, shape (len(texts), len(labels)), columns in `labels` order."""
-        logits = self.logits(texts, batch_size)
-        return _softmax(logits / float(self.settings.get("temperature", 1.0)))
-
-    def predict(self, texts: list[str], batch_size: int = 64) -> list[str]:
-        """The most probable label of each text."""
-        return [self.labels[i] for i in self.predict_proba(texts, batch_size).argmax(axis=1)]
 
     def save(self, folder: Path | str) -> Path:
         """Write a folder that both textsift and plain transformers can load."""
@@ -187,8 +201,3 @@ def _write_remote_code(folder: Path, config_class: str) -> None:
     source += "\n\nimport transformers as _t  # noqa: E402\n\n"
     source += f"MeanPoolingForSequenceClassification.config_class = _t.{config_class}\n"
     (folder / _REMOTE_CODE_FILE).write_text(source)
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)

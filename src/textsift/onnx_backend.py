@@ -16,6 +16,7 @@ import numpy as np
 from textsift._optional import require
 from textsift.batching import sorted_batches
 from textsift.errors import TextsiftError
+from textsift.model import Predictor
 
 ONNX_FILE = "model.onnx"
 
@@ -41,7 +42,7 @@ print([settings["labels"][i] for i in logits.argmax(axis=1)])
 
 
 @dataclass
-class OnnxClassifier:
+class OnnxClassifier(Predictor):
     """An exported classifier: ONNX Runtime session, fast tokenizer, label names and the folder's settings."""
 
     session: Any
@@ -62,10 +63,6 @@ class OnnxClassifier:
         """Token ids without padding (one batched call of the Rust tokenizer)."""
         return [e.ids for e in self.tokenizer.encode_batch(texts)]
 
-    def logits(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Raw scores per class, in input order."""
-        return self.logits_from_ids(self.encode(texts), batch_size)
-
     def logits_from_ids(self, ids: list[list[int]], batch_size: int = 64) -> np.ndarray:
         """Raw scores for already tokenized texts; batches are length-sorted to keep padding small."""
         out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
@@ -73,16 +70,6 @@ class OnnxClassifier:
             feed = pad([ids[i] for i in batch], self.pad_token_id)
             out[batch] = self.session.run(["logits"], feed)[0]
         return out
-
-    def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Class probabilities, shape (len(texts), len(labels)), columns in `labels` order."""
-        logits = self.logits(texts, batch_size) / float(self.settings.get("temperature", 1.0))
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
-
-    def predict(self, texts: list[str], batch_size: int = 64) -> list[str]:
-        """The most probable label of each text."""
-        return [self.labels[i] for i in self.predict_proba(texts, batch_size).argmax(axis=1)]
 
 
 def pad(sequences: list[list[int]], pad_id: int) -> dict[str, np.ndarray]:
