@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,18 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("data")
     fetch("movie-snippets", out, limit=300)
     return out
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    """Run `textsift ARGS` through the real entry point in-process; returns the exit code."""
+    from textsift import cli
+
+    monkeypatch.setattr(sys, "argv", ["textsift", *args])
+    try:
+        cli.main()
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
 
 
 def small_config(data_dir: Path, out: Path, **overrides) -> TrainConfig:

@@ -6,18 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 import textsift
 from textsift import cli
-
-
-def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["textsift", *args])
-    try:
-        cli.main()
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 def test_every_verb_has_a_command_and_a_function() -> None:

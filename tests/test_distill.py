@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_cli import run_cli
+from conftest import run_cli
 
 from textsift import DistillConfig, TextsiftError, distill, export, load
 from textsift.distill import distillation_loss, pick_layers, shrink

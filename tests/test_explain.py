@@ -2,27 +2,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 from textsift import Classifier, TextsiftError, explain, load
 from textsift.data import read_table
 from textsift.explain import deletion_test, remove_words, words_from_pieces
 from textsift.model import update_settings
-
-
-def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    from textsift import cli
-
-    monkeypatch.setattr(sys, "argv", ["textsift", *args])
-    try:
-        cli.main()
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli import run_cli
+from conftest import run_cli
 
 from textsift import TextsiftError, evaluate, export, load
 from textsift.data import read_table
