@@ -67,8 +67,8 @@ def test_explain_on_a_model_without_torch_weights_is_400(full_model: Path, class
         assert client.get("/v1/models").json()["models"][0]["explain"] is False
 
 
-def test_explain_without_the_explain_module_is_501(full_model: Path, classifier: Any, monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "textsift.explain", None)  # makes the import fail as if not installed
+def test_explain_without_captum_is_501(full_model: Path, classifier: Any, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "captum", None)  # makes the import fail as if the extra were not installed
     with serving(full_model, classifier) as client:
         response = client.post("/v1/explain", json={"text": "a fine film"})
         assert response.status_code == 501 and response.json()["error"]["code"] == "explain_unavailable"

@@ -67,8 +67,45 @@ class ModelConfig:
         return "mean" if strategy == "head" else "cls"
 
 
-@dataclass
-class TrainConfig:
+@dataclass(kw_only=True)
+class LoopConfig:
+    """What every training loop (train, distill) needs: data, batching, optimiser and device settings.
+
+    Attributes:
+        validation_split: held out of the training file, stratified, when there is no validation file.
+        bucket_size: batches are drawn from shuffled chunks of this many batches, sorted by length inside
+            each chunk, so a batch holds texts of similar length and little padding.
+        num_threads: CPU threads for torch; 0 uses every core.
+    """
+
+    train_file: Path
+    out: Path
+    validation_file: Path | None = None
+    batch_size: int = 32
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    validation_split: float = 0.1
+    bucket_size: int = 50
+    seed: int = 42
+    num_threads: int = 0
+    device: str = "auto"
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def __post_init__(self) -> None:
+        self.train_file, self.out = Path(self.train_file), Path(self.out)
+        if self.validation_file is not None:
+            self.validation_file = Path(self.validation_file)
+        if self.batch_size < 1:
+            raise TextsiftError(f"batch_size must be at least 1, not {self.batch_size}")
+        if not 0.0 < self.validation_split < 0.5:
+            raise TextsiftError(f"validation_split must be in (0, 0.5), not {self.validation_split}")
+        if self.num_threads <= 0:
+            self.num_threads = os.cpu_count() or 1
+
+
+@dataclass(kw_only=True)
+class TrainConfig(LoopConfig):
     """How to train. Defaults train a good small model on a laptop CPU.
 
     Attributes:
@@ -78,58 +115,36 @@ class TrainConfig:
         learning_rate: None picks 5e-5 for `full` and 1e-3 for `head`.
         patience: stop after this many epochs without a better validation macro-F1; None picks 2 (full), 5 (head).
         class_weight: `balanced` weights the loss by inverse class frequency for imbalanced data.
-        bucket_size: batches are drawn from shuffled chunks of this many batches, sorted by length inside
-            each chunk, so a batch holds texts of similar length and little padding.
-        num_threads: CPU threads for torch; 0 uses every core.
         resume: continue from the checkpoint in the output folder instead of starting over.
         init_from: where training starts. `backbone` starts from the pretrained encoder; a model folder
             continues from that fine-tuned model (same labels).
     """
 
-    train_file: Path
     out: Path = Path("models/textsift")
-    validation_file: Path | None = None
     strategy: Strategy = "full"
     epochs: int | None = None
-    batch_size: int = 32
     learning_rate: float | None = None
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
     patience: int | None = None
     class_weight: Literal["none", "balanced"] = "none"
-    validation_split: float = 0.1
-    bucket_size: int = 50
-    seed: int = 42
-    num_threads: int = 0
-    device: str = "auto"
     resume: bool = False
     init_from: str = "backbone"
-    data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self) -> None:
-        self.train_file = Path(self.train_file)
-        self.out = Path(self.out)
-        if self.validation_file is not None:
-            self.validation_file = Path(self.validation_file)
+        super().__post_init__()
         if self.strategy not in ("full", "head"):
             raise TextsiftError(f"strategy must be full or head, not {self.strategy!r}")
         if self.class_weight not in ("none", "balanced"):
             raise TextsiftError(f"class_weight must be none or balanced, not {self.class_weight!r}")
         if self.epochs is None:
             self.epochs = 30 if self.strategy == "head" else 3
-        if self.epochs < 1 or self.batch_size < 1:
-            raise TextsiftError("epochs and batch_size must be at least 1")
+        if self.epochs < 1:
+            raise TextsiftError(f"epochs must be at least 1, not {self.epochs}")
         if self.patience is None:
             self.patience = 5 if self.strategy == "head" else 2
-        if not 0.0 < self.validation_split < 0.5:
-            raise TextsiftError(f"validation_split must be in (0, 0.5), not {self.validation_split}")
         if self.strategy == "head" and self.model.pooling == "cls":
             raise TextsiftError("the head strategy needs mean pooling (frozen CLS states are weak features); "
                                 "use --pooling mean or auto")
-        if self.num_threads <= 0:
-            self.num_threads = os.cpu_count() or 1
 
     @property
     def lr(self) -> float:
@@ -187,8 +202,8 @@ class ServeConfig:
             raise TextsiftError("max_wait_ms must be >= 0 and timeout_s > 0")
 
 
-@dataclass
-class DistillConfig:
+@dataclass(kw_only=True)
+class DistillConfig(LoopConfig):
     """How to distil a fine-tuned model folder (the teacher) into a shallower student.
 
     Attributes:
@@ -197,39 +212,24 @@ class DistillConfig:
             evenly spaced teacher layers, always including the last one (see `distill.pick_layers`).
         temperature: softens teacher and student distributions in the KL term (Hinton et al., 2015).
         alpha: weight of the soft-target KL term; 1 - alpha weighs cross-entropy on the true labels.
-        Other fields mean what they mean in `TrainConfig`; the training file is read with `data`.
+        The loop settings are those of `LoopConfig`, shared with `TrainConfig`.
     """
 
     teacher: Path
-    train_file: Path
     out: Path = Path("models/textsift-small")
-    validation_file: Path | None = None
     layers: int = 3
     temperature: float = 2.0
     alpha: float = 0.5
     epochs: int = 4
-    batch_size: int = 32
     learning_rate: float = 1e-4
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
-    validation_split: float = 0.1
-    bucket_size: int = 50
-    seed: int = 42
-    num_threads: int = 0
-    device: str = "auto"
-    data: DataConfig = field(default_factory=DataConfig)
 
     def __post_init__(self) -> None:
-        self.teacher, self.train_file, self.out = Path(self.teacher), Path(self.train_file), Path(self.out)
-        if self.validation_file is not None:
-            self.validation_file = Path(self.validation_file)
-        if self.layers < 1 or self.epochs < 1 or self.batch_size < 1:
-            raise TextsiftError("layers, epochs and batch_size must be at least 1")
+        super().__post_init__()
+        self.teacher = Path(self.teacher)
+        if self.layers < 1 or self.epochs < 1:
+            raise TextsiftError("layers and epochs must be at least 1")
         if not 0.0 <= self.alpha <= 1.0 or self.temperature <= 0:
             raise TextsiftError(f"alpha must be in [0, 1] and temperature > 0 (got {self.alpha}, {self.temperature})")
-        if self.num_threads <= 0:
-            self.num_threads = os.cpu_count() or 1
 
 
 def to_jsonable(cfg: Any) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from textsift import __version__
 from textsift.batching import bucketed_batches, collate
 from textsift.card import write_card
 from textsift.config import DistillConfig, to_jsonable
-from textsift.data import LabelMap, check_training_table
+from textsift.data import LabelMap
 from textsift.errors import TextsiftError
 from textsift.evaluate import compute_metrics
 from textsift.model import Classifier, load
@@ -38,12 +38,11 @@ def distill(cfg: DistillConfig) -> Path:
     """Train a `cfg.layers`-layer student on the teacher's soft labels; the best by validation macro-F1 lands in
     `cfg.out`."""
     started = time.perf_counter()
-    device = _pick_device(cfg)  # type: ignore[arg-type]  # reads seed, num_threads, device like TrainConfig
+    device = _pick_device(cfg)
     teacher = load(cfg.teacher)
     if not isinstance(teacher, Classifier):
         raise TextsiftError(f"{cfg.teacher}: an ONNX folder cannot teach; distil from the torch model folder")
-    train_table, val_table = _load_tables(cfg)  # type: ignore[arg-type]
-    check_training_table(train_table)
+    train_table, val_table = _load_tables(cfg)  # checks the training table too
     labels = LabelMap(teacher.labels)
     y_train = torch.tensor(labels.encode(train_table))
     y_val = labels.encode(val_table)

@@ -18,6 +18,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassificati
 
 from textsift import modeling
 from textsift.batching import collate, sorted_batches
+from textsift.calibrate import softmax
 from textsift.config import DEFAULT_BACKBONE
 from textsift.errors import TextsiftError
 
@@ -45,9 +46,7 @@ class Predictor:
 
     def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Class probabilities, shape (len(texts), len(labels)), columns in `labels` order."""
-        logits = self.logits(texts, batch_size) / float(self.settings.get("temperature", 1.0))
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(self.logits(texts, batch_size), float(self.settings.get("temperature", 1.0)))
 
     def predict(self, texts: list[str], batch_size: int = 64) -> list[str]:
         """The most probable label of each text."""

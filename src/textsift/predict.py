@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from textsift.config import DataConfig
 from textsift.data import read_lines, read_table
 
@@ -32,15 +34,7 @@ def predict(
     texts = read_lines(sys.stdin) if inputs is None else read_table(inputs, data, require_labels=False).texts
     proba = classifier.predict_proba(texts, batch_size)
     k = max(1, min(top_k, len(classifier.labels)))
-    rows = []
-    for text, p in zip(texts, proba):
-        best = p.argsort()[::-1][:k]
-        rows.append({
-            "text": text,
-            "label": classifier.labels[best[0]],
-            "score": round(float(p[best[0]]), 6),
-            "top_k": [{"label": classifier.labels[i], "score": round(float(p[i]), 6)} for i in best],
-        })
+    rows = [{"text": text, **rank(p, classifier.labels, k)} for text, p in zip(texts, proba)]
     if out is None:
         _write_jsonl(rows, sys.stdout)
     elif Path(out).suffix.lower() == ".jsonl":
@@ -49,6 +43,13 @@ def predict(
     else:
         _write_csv(rows, Path(out), classifier.labels, proba)
     return rows
+
+
+def rank(proba: np.ndarray, labels: list[str], k: int) -> dict[str, Any]:
+    """The top label, its score and the `k` most probable labels of one row of probabilities."""
+    best = np.argsort(-proba, kind="stable")[:k]
+    top = [{"label": labels[i], "score": round(float(proba[i]), 6)} for i in best]
+    return {"label": top[0]["label"], "score": top[0]["score"], "top_k": top}
 
 
 def _write_jsonl(rows: list[dict[str, Any]], f: IO[str]) -> None:

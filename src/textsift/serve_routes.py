@@ -11,7 +11,6 @@ from collections.abc import Awaitable
 from importlib import resources
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -19,6 +18,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
 from textsift.errors import TextsiftError
+from textsift.model import Classifier
+from textsift.predict import rank
 from textsift.serve_http import ApiError, error_response
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
     proba = await _within(host.cfg.timeout_s, host.ready_batcher().submit(texts))
     labels = host.info["labels"]
     k = min(body.top_k or host.cfg.top_k, len(labels))
-    return {"model": host.ref, "predictions": [_prediction(p, labels, k) for p in proba],
+    return {"model": host.ref, "predictions": [rank(p, labels, k) for p in proba],
             "latency_ms": round((time.perf_counter() - start) * 1000, 3)}
 
 
@@ -119,13 +120,11 @@ async def explain_text(body: ExplainRequest, request: Request) -> dict[str, Any]
     host = _host(request)
     check_texts([body.text], 1, host.cfg.max_chars)
     host.ready_batcher()
-    if not _is_torch(host.classifier):
+    if not isinstance(host.classifier, Classifier):
         raise ApiError(400, "explain_unsupported", "this model folder has no PyTorch weights (ONNX); "
                                                    "serve the PyTorch folder to get explanations")
-    try:
-        from textsift.explain import explain
-    except ImportError:
-        raise ApiError(501, "explain_unavailable", "explanations are not installed on this server") from None
+    from textsift.explain import explain
+
     if body.target is not None and body.target not in host.info["labels"]:
         raise ApiError(422, "unknown_label", f"target {body.target!r} is not one of {host.info['labels']}")
     run = functools.partial(explain, host.classifier, body.text, steps=body.steps or host.cfg.explain_steps,
@@ -201,12 +200,6 @@ def check_texts(texts: list[str], max_texts: int, max_chars: int) -> None:
                 raise ApiError(422, "invalid_text", f"text {i} is not valid Unicode (lone surrogate)") from None
 
 
-def _prediction(p: np.ndarray, labels: list[str], k: int) -> dict[str, Any]:
-    best = np.argsort(-p, kind="stable")[:k]
-    top = [{"label": labels[i], "score": round(float(p[i]), 6)} for i in best]
-    return {"label": top[0]["label"], "score": top[0]["score"], "top_k": top}
-
-
 async def _within(seconds: float, work: Awaitable[T]) -> T:
     try:
         return await asyncio.wait_for(work, seconds)
@@ -222,14 +215,9 @@ def _error(e: ApiError) -> JSONResponse:
     return error_response(e.status, e.code, e.message, e.headers)
 
 
-def _is_torch(classifier: Any) -> bool:
-    import torch
-
-    return isinstance(getattr(classifier, "model", None), torch.nn.Module)
-
-
 def _can_explain(host: ModelHost) -> bool:
-    return importlib.util.find_spec("textsift.explain") is not None and _is_torch(host.classifier)
+    # Captum is the optional part; ONNX folders have no gradients to integrate.
+    return importlib.util.find_spec("captum") is not None and isinstance(host.classifier, Classifier)
 
 
 @functools.cache

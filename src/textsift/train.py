@@ -23,7 +23,7 @@ from transformers import get_linear_schedule_with_warmup
 from textsift import __version__
 from textsift.batching import bucketed_batches, collate
 from textsift.card import write_card
-from textsift.config import TrainConfig, to_jsonable
+from textsift.config import LoopConfig, TrainConfig, to_jsonable
 from textsift.data import LabelMap, Table, check_training_table, read_table, warn_duplicates
 from textsift.errors import TextsiftError
 from textsift.evaluate import compute_metrics
@@ -133,7 +133,7 @@ def train(cfg: TrainConfig) -> Path:
     return cfg.out
 
 
-def _pick_device(cfg: TrainConfig) -> torch.device:
+def _pick_device(cfg: LoopConfig) -> torch.device:
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -150,7 +150,7 @@ def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
-def _load_tables(cfg: TrainConfig) -> tuple[Table, Table]:
+def _load_tables(cfg: LoopConfig) -> tuple[Table, Table]:
     train_table = read_table(cfg.train_file, cfg.data)
     check_training_table(train_table)
     if cfg.validation_file is not None:
