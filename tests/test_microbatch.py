@@ -80,3 +80,35 @@ def test_close_answers_everything_already_queued_and_refuses_new_work() -> None:
                 await batcher.submit(["late"])
 
     asyncio.run(main())
+
+
+def test_a_lone_request_is_answered_without_waiting_for_company() -> None:
+    async def main() -> None:
+        with ThreadPoolExecutor(1) as executor:
+            batcher = MicroBatcher(Recorder(), executor, max_batch=8, max_wait_s=30.0)
+            batcher.start()
+            # With a 30 s window, finishing inside 10 s means the window was never spent.
+            await asyncio.wait_for(batcher.submit(["alone"]), timeout=10)
+            await batcher.close()
+
+    asyncio.run(main())
+
+
+def test_after_a_shared_batch_the_next_one_waits_for_late_requests() -> None:
+    async def main() -> list[list[str]]:
+        model = Recorder()
+        with ThreadPoolExecutor(1) as executor:
+            batcher = MicroBatcher(model, executor, max_batch=8, max_wait_s=30.0)
+            batcher.start()
+            await asyncio.gather(batcher.submit(["a"]), batcher.submit(["b"]))  # concurrent: one shared batch
+
+            async def late() -> None:
+                await asyncio.sleep(0.2)
+                await batcher.submit(["d"])
+
+            # "c" opens a batch that waits; "d" arrives 0.2 s later and joins it; 8 texts end the wait early.
+            await asyncio.gather(batcher.submit(["c"]), late(), batcher.submit(list("efghij")))
+            await batcher.close()
+            return model.batches
+
+    assert asyncio.run(main()) == [["a", "b"], ["c", "e", "f", "g", "h", "i", "j", "d"]]

@@ -32,14 +32,15 @@ class Tampered:
     """The real classifier, except that the text 'boom' raises and 'stall' blocks until released."""
 
     def __init__(self, real: Any, model: Any = None) -> None:
-        self.real, self.labels, self.settings = real, real.labels, real.settings
+        self.real, self.labels, self.settings, self.device = real, real.labels, real.settings, real.device
         self.model = real.model if model is None else model
-        self.release = threading.Event()
+        self.release, self.stalled = threading.Event(), threading.Event()
 
     def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         if "boom" in texts:
             raise RuntimeError("secret internal detail")
         if "stall" in texts:
+            self.stalled.set()
             self.release.wait(30)
         return self.real.predict_proba(texts, batch_size)
 
@@ -94,21 +95,36 @@ def test_readiness_is_503_until_the_model_is_warm(full_model: Path, classifier: 
             time.sleep(0.02)
 
 
-def test_concurrent_requests_are_merged_into_one_batch(full_model: Path, classifier: Any) -> None:
-    # A long wait and max_batch = 4: the batch runs exactly when the 4th request arrives, never by timer.
-    with serving(full_model, classifier, max_batch=4, max_wait_ms=20_000, timeout_s=60) as c:
-        responses: list[Any] = [None] * 4
+def wait_for_metric(client: TestClient, name: str, value: float) -> None:
+    deadline = time.monotonic() + 30
+    while metric(client, name) != value:
+        assert time.monotonic() < deadline, f"{name} never reached {value}"
+        time.sleep(0.01)
+
+
+def test_requests_that_arrive_while_the_model_is_busy_share_the_next_batch(full_model: Path, classifier: Any) -> None:
+    busy = Tampered(classifier)
+    # max_batch = 4 and a long wait: the second batch runs exactly when it holds all 4 requests, never by timer.
+    with serving(full_model, busy, max_batch=4, max_wait_ms=20_000, timeout_s=60) as c:
+        texts = ["stall"] + [f"film number {i} was fine" for i in range(4)]
+        responses: list[Any] = [None] * len(texts)
 
         def send(i: int) -> None:
-            responses[i] = c.post("/v1/predict", json={"text": f"film number {i} was fine"})
+            responses[i] = c.post("/v1/predict", json={"text": texts[i]})
 
-        threads = [threading.Thread(target=send, args=(i,)) for i in range(4)]
-        for t in threads:
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(len(texts))]
+        threads[0].start()
+        assert busy.stalled.wait(30)  # "stall" now holds the model thread
+        for t in threads[1:]:
             t.start()
+        try:
+            wait_for_metric(c, "textsift_queued_requests", 4)
+        finally:
+            busy.release.set()
         for t in threads:
             t.join(60)
-        assert [r.status_code for r in responses] == [200] * 4
-        assert metric(c, "textsift_batch_size_count") == 1 and metric(c, "textsift_batch_size_sum") == 4
+        assert [r.status_code for r in responses] == [200] * 5
+        assert metric(c, "textsift_batch_size_count") == 2 and metric(c, "textsift_batch_size_sum") == 5
 
 
 def test_max_batch_1_runs_each_request_alone(full_model: Path, classifier: Any) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
-import threading
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,23 +94,27 @@ def test_playground_highlights_words_when_explain_is_on(server: str, browser: An
 
 
 def test_sigterm_lets_the_request_in_flight_finish(full_model: Path, tmp_path: Path) -> None:
-    # A 3 s batching window holds the request inside the server while SIGTERM arrives.
-    with running_server(full_model, tmp_path / "server.log", "--max-wait-ms", "3000") as (url, process):
-        result: dict[str, Any] = {}
-
-        def send() -> None:
-            result["response"] = httpx.post(f"{url}/v1/predict", json={"text": "a fine film"}, timeout=60)
-
-        sender = threading.Thread(target=send)
-        sender.start()
-        wait_in_flight(url)
-        process.send_signal(signal.SIGTERM)
-        sender.join(60)
+    log = tmp_path / "server.log"
+    with running_server(full_model, log) as (url, process):
+        # Half a body keeps the request inside the server while SIGTERM arrives; the rest follows after it.
+        body = json.dumps({"text": "a fine film"}).encode()
+        with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=60) as conn:
+            conn.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body[:5]))
+            wait_in_flight(url)
+            process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while "Shutting down" not in log.read_text():
+                assert time.monotonic() < deadline, "the server never started shutting down"
+                time.sleep(0.05)
+            conn.sendall(body[5:])
+            response = b"".join(iter(lambda: conn.recv(65536), b""))
         # uvicorn re-raises the signal once shut down, so the exit status still says SIGTERM.
         assert process.wait(60) == -signal.SIGTERM
-    assert "Application shutdown complete" in (tmp_path / "server.log").read_text()
-    response = result["response"]
-    assert response.status_code == 200 and response.json()["predictions"][0]["label"] in ("negative", "positive")
+    assert "Application shutdown complete" in log.read_text()
+    head, _, payload = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert json.loads(payload)["predictions"][0]["label"] in ("negative", "positive")
 
 
 def wait_in_flight(url: str, deadline_s: float = 30) -> None:

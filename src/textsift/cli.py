@@ -17,6 +17,7 @@ app.add_typer(data_app, name="data")
 
 TextColumn = Annotated[str, typer.Option(help="Column holding the text.")]
 LabelColumn = Annotated[str, typer.Option(help="Column holding the label.")]
+Device = Annotated[str, typer.Option(help="auto (a GPU when there is one), cpu, cuda, cuda:1 …")]
 
 
 @data_app.command("list")
@@ -73,7 +74,7 @@ def train_cmd(
     bucket_size: Annotated[int, typer.Option(help="Batches per length-sorted chunk (1 = no bucketing).")] = 50,
     seed: Annotated[int, typer.Option()] = 42,
     num_threads: Annotated[int, typer.Option(help="CPU threads; 0 = all cores.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 …")] = "auto",
+    device: Device = "auto",
     resume: Annotated[bool, typer.Option(help="Continue from the checkpoint in --out.")] = False,
     init_from: Annotated[str, typer.Option(help="backbone, or a model folder to keep training.")] = "backbone",
 ) -> None:
@@ -102,12 +103,13 @@ def evaluate_cmd(
     text_column: TextColumn = "text",
     label_column: LabelColumn = "label",
     batch_size: Annotated[int, typer.Option()] = 64,
+    device: Device = "auto",
 ) -> None:
     """Accuracy, P/R/F1 per class and averaged, confusion matrix."""
     from textsift.config import DataConfig
     from textsift.evaluate import evaluate
 
-    evaluate(model_dir, data_file, out, DataConfig(text_column, label_column), batch_size)
+    evaluate(model_dir, data_file, out, DataConfig(text_column, label_column), batch_size, device)
 
 
 @app.command("predict")
@@ -118,12 +120,14 @@ def predict_cmd(
     top_k: Annotated[int, typer.Option(help="Most probable labels to list per text.")] = 1,
     text_column: TextColumn = "text",
     batch_size: Annotated[int, typer.Option()] = 64,
+    device: Device = "auto",
 ) -> None:
     """Label texts with a trained model."""
     from textsift.config import DataConfig
     from textsift.predict import predict
 
-    predict(model_dir, inputs, out, top_k=top_k, data=DataConfig(text_column=text_column), batch_size=batch_size)
+    predict(model_dir, inputs, out, top_k=top_k, data=DataConfig(text_column=text_column), batch_size=batch_size,
+            device=device)
 
 
 @app.command("explain")
@@ -178,6 +182,9 @@ def serve_cmd(
     workers: Annotated[int, typer.Option(help="Processes, each with its own copy of the model.")] = 1,
     max_batch: Annotated[int, typer.Option(help="Most texts per forward pass; 1 turns batching off.")] = 32,
     max_wait_ms: Annotated[float, typer.Option(help="How long a request may wait for others to batch with.")] = 5.0,
+    forward_batch: Annotated[int | None, typer.Option(help="Texts per forward pass within a batch; default 8 on "
+                                                           "CPU, the whole batch on a GPU.")] = None,
+    device: Device = "auto",
     max_body_bytes: Annotated[int, typer.Option(help="Larger request bodies get 413.")] = 1_048_576,
     max_texts: Annotated[int, typer.Option(help="Most texts per request.")] = 64,
     max_chars: Annotated[int, typer.Option(help="Most characters per text.")] = 2000,
@@ -193,8 +200,9 @@ def serve_cmd(
 
     serve(model_dir, ServeConfig(
         host=host, port=port, api_key_file=api_key_file, workers=workers, max_batch=max_batch,
-        max_wait_ms=max_wait_ms, max_body_bytes=max_body_bytes, max_texts=max_texts, max_chars=max_chars,
-        timeout_s=timeout_s, cors_origins=list(cors_origin or []), top_k=top_k, explain_steps=explain_steps,
+        max_wait_ms=max_wait_ms, forward_batch=forward_batch, device=device, max_body_bytes=max_body_bytes,
+        max_texts=max_texts, max_chars=max_chars, timeout_s=timeout_s, cors_origins=list(cors_origin or []),
+        top_k=top_k, explain_steps=explain_steps,
     ))
 
 
@@ -234,7 +242,7 @@ def distill_cmd(
     label_column: LabelColumn = "label",
     seed: Annotated[int, typer.Option()] = 42,
     num_threads: Annotated[int, typer.Option(help="CPU threads; 0 = all cores.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 …")] = "auto",
+    device: Device = "auto",
 ) -> None:
     """Distil a fine-tuned model into a student with fewer layers, trained on the teacher's soft labels."""
     from textsift.config import DataConfig, DistillConfig

@@ -39,7 +39,7 @@ def distill(cfg: DistillConfig) -> Path:
     `cfg.out`."""
     started = time.perf_counter()
     device = _pick_device(cfg)
-    teacher = load(cfg.teacher)
+    teacher = load(cfg.teacher, str(device))  # its one pass over the training set runs where training does
     if not isinstance(teacher, Classifier):
         raise TextsiftError(f"{cfg.teacher}: an ONNX folder cannot teach; distil from the torch model folder")
     train_table, val_table = _load_tables(cfg)  # checks the training table too

@@ -40,6 +40,7 @@ def evaluate(
     out: Path | str | None = None,
     data: DataConfig | None = None,
     batch_size: int = 64,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Evaluate a model folder on a labelled file; writes metrics.json and confusion_matrix.png into `out`.
 
@@ -47,7 +48,7 @@ def evaluate(
     """
     from textsift.model import load
 
-    classifier = load(model_dir)
+    classifier = load(model_dir, device)
     table = read_table(data_file, data)
     warn_if_seen_in_training(classifier.settings, table)
     y_true = LabelMap(classifier.labels).encode(table)

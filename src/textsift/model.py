@@ -34,6 +34,11 @@ class Predictor:
     labels: list[str]
     settings: dict[str, Any]
 
+    @property
+    def device(self) -> torch.device:
+        """Where forward passes run; ONNX Runtime runs on CPU."""
+        return torch.device("cpu")
+
     def encode(self, texts: list[str]) -> list[list[int]]:
         raise NotImplementedError
 
@@ -67,6 +72,10 @@ class Classifier(Predictor):
     def pooling(self) -> str:
         return "mean" if isinstance(self.model, modeling.MeanPoolingForSequenceClassification) else "cls"
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
     def encode(self, texts: list[str]) -> list[list[int]]:
         """Token ids without padding (fast tokenizer, one batched call)."""
         return self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
@@ -75,7 +84,7 @@ class Classifier(Predictor):
     def logits_from_ids(self, ids: list[list[int]], batch_size: int = 64) -> np.ndarray:
         """Raw scores for already tokenized texts; batches are length-sorted to keep padding small."""
         self.model.eval()
-        device = next(self.model.parameters()).device
+        device = self.device
         out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
         for batch in sorted_batches([len(s) for s in ids], batch_size):
             inputs = collate([ids[i] for i in batch], self.tokenizer.pad_token_id)
@@ -100,9 +109,13 @@ class Classifier(Predictor):
         return folder
 
 
-def load(folder: Path | str) -> Classifier:
-    """Load a model folder written by textsift; refuses foreign or damaged folders with a clear message."""
+def load(folder: Path | str, device: str = "cpu") -> Classifier:
+    """Load a model folder written by textsift; refuses foreign or damaged folders with a clear message.
+
+    `device` is "cpu", "cuda", "cuda:1" … or "auto" (a GPU when there is one); ONNX folders always run on CPU.
+    """
     folder = Path(folder)
+    target = resolve_device(device)
     settings = read_settings(folder)
     if settings.get("backend") == "onnx":  # written by `textsift export`; same interface, ONNX Runtime inside
         from textsift.onnx_backend import load_onnx
@@ -123,7 +136,21 @@ def load(folder: Path | str) -> Classifier:
     except Exception as e:  # noqa: BLE001 - any failure here means a damaged folder; say so in one line
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise TextsiftError(f"{folder}: cannot load the model ({first}); the files are damaged, retrain") from None
-    return Classifier(model.eval(), tokenizer, list(settings["labels"]), int(settings["max_length"]), settings)
+    model = model.to(target).eval()
+    return Classifier(model, tokenizer, list(settings["labels"]), int(settings["max_length"]), settings)
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" picks the GPU when there is one; asking for CUDA without one is one clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise TextsiftError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TextsiftError(f"device {name!r} asked for, but torch sees no CUDA GPU here; use --device cpu") from None
+    return device
 
 
 def read_settings(folder: Path) -> dict[str, Any]:

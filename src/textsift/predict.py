@@ -22,6 +22,7 @@ def predict(
     top_k: int = 1,
     data: DataConfig | None = None,
     batch_size: int = 64,
+    device: str = "auto",
 ) -> list[dict[str, Any]]:
     """Predict every text of `inputs` (a table, or stdin lines when None); rows stay in input order.
 
@@ -30,7 +31,7 @@ def predict(
     """
     from textsift.model import load
 
-    classifier = load(model_dir)
+    classifier = load(model_dir, device)
     texts = read_lines(sys.stdin) if inputs is None else read_table(inputs, data, require_labels=False).texts
     proba = classifier.predict_proba(texts, batch_size)
     k = max(1, min(top_k, len(classifier.labels)))

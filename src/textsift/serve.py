@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("textsift.serve")
 _ENV = "TEXTSIFT_SERVE"  # model folder and config, handed to worker processes when --workers > 1
 _WARM_TEXT = "a short warm-up sentence for the model"
+# Padding cost against per-pass overhead on 2 CPU cores: batches of 32 texts in arrival order ran 159 texts/s in
+# one pass, 210 in passes of 16, 223 in passes of 8, 208 in passes of 4 (BENCHMARKS.md, serving).
+_CPU_FORWARD_BATCH = 8
 
 
 def serve(model_dir: Path | str, cfg: ServeConfig | None = None) -> None:
@@ -151,9 +155,11 @@ class ModelHost:
             log.error("cannot serve %s: %s", self.folder, self.problem)
             return
         wait_s = self.cfg.max_wait_ms / 1000 if self.cfg.max_batch > 1 else 0.0
-        self.batcher = MicroBatcher(self.classifier.predict_proba, self.executor, max_batch=self.cfg.max_batch,
-                                    max_wait_s=wait_s, on_batch=self.metrics.observe_batch)
+        self.batcher = MicroBatcher(partial(self.classifier.predict_proba, batch_size=self.forward_batch),
+                                    self.executor, max_batch=self.cfg.max_batch, max_wait_s=wait_s,
+                                    on_batch=self.metrics.observe_batch)
         self.batcher.start()
+        self.metrics.queued.set_function(lambda: self.batcher.waiting if self.batcher else 0)
         self.state = "ready"
         log.info("serving %s (version %s), labels %s", self.ref["name"], self.ref["version"], self.info["labels"])
 
@@ -165,10 +171,17 @@ class ModelHost:
         if self.executor is not None:
             self.executor.shutdown(wait=True)
 
+    @property
+    def forward_batch(self) -> int:
+        if self.cfg.forward_batch is not None:
+            return self.cfg.forward_batch
+        device = getattr(self.classifier, "device", None)  # absent on classifier-like objects passed in by callers
+        return self.cfg.max_batch if getattr(device, "type", "cpu") == "cuda" else _CPU_FORWARD_BATCH
+
     def _load(self) -> tuple[Any, dict[str, Any]]:
         from textsift.model import load
 
-        classifier = self.classifier if self.classifier is not None else load(self.folder)
+        classifier = self.classifier if self.classifier is not None else load(self.folder, self.cfg.device)
         # The first calls pay for lazy initialisation (thread pools, kernels); keep that off the first request.
         classifier.predict_proba([_WARM_TEXT])
         classifier.predict_proba([_WARM_TEXT] * min(self.cfg.max_batch, 8))

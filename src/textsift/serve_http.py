@@ -45,6 +45,7 @@ class Metrics:
         self.latency = Histogram("textsift_request_latency_seconds", "Request latency by endpoint.", ["endpoint"],
                                  buckets=LATENCY_BUCKETS, registry=r)
         self.in_progress = Gauge("textsift_requests_in_progress", "Requests being handled.", ["endpoint"], registry=r)
+        self.queued = Gauge("textsift_queued_requests", "Requests waiting for a forward pass.", registry=r)
         self.errors = Counter("textsift_errors", "Error responses by code.", ["code"], registry=r)
         self.batch_size = Histogram("textsift_batch_size", "Texts per forward pass.", buckets=BATCH_BUCKETS,
                                     registry=r)

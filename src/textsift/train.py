@@ -27,7 +27,7 @@ from textsift.config import LoopConfig, TrainConfig, to_jsonable
 from textsift.data import LabelMap, Table, check_training_table, read_table, warn_duplicates
 from textsift.errors import TextsiftError
 from textsift.evaluate import compute_metrics
-from textsift.model import Classifier, build, load
+from textsift.model import Classifier, build, load, resolve_device
 
 log = logging.getLogger("textsift")
 CHECKPOINT = "checkpoint"
@@ -138,9 +138,7 @@ def _pick_device(cfg: LoopConfig) -> torch.device:
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.set_num_threads(cfg.num_threads)
-    if cfg.device != "auto":
-        return torch.device(cfg.device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return resolve_device(cfg.device)
 
 
 def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
