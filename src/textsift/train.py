@@ -248,6 +248,8 @@ def _save_checkpoint(folder: Path, model: torch.nn.Module, optimizer: Any, sched
     folder.mkdir(parents=True, exist_ok=True)
     save_model(model, str(folder / "model.safetensors"))
     extra = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state()}
+    if torch.cuda.is_available():  # dropout on a GPU draws from the CUDA generators, not the CPU one
+        extra["cuda_rng"] = torch.cuda.get_rng_state_all()
     torch.save(extra, folder / "optimizer.pt")
     (folder / "state.json").write_text(json.dumps(state, indent=2))
 
@@ -261,6 +263,8 @@ def _load_checkpoint(folder: Path, model: torch.nn.Module, optimizer: Any, sched
     optimizer.load_state_dict(extra["optimizer"])
     scheduler.load_state_dict(extra["scheduler"])
     torch.set_rng_state(extra["rng"])
+    if "cuda_rng" in extra and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(extra["cuda_rng"])
     state = json.loads((folder / "state.json").read_text())
     log.info("resuming after epoch %d (best macro-F1 %.4f)", state["epoch"], state["best_f1"])
     return state
