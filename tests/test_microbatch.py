@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -12,12 +13,13 @@ from textsift.microbatch import MicroBatcher
 class Recorder:
     """A stand-in model: one row per text holding its length, and a log of every batch it was given."""
 
-    def __init__(self, fail_on: str | None = None) -> None:
+    def __init__(self, fail_on: str | None = None, seconds: float = 0.0) -> None:
         self.batches: list[list[str]] = []
-        self.fail_on = fail_on
+        self.fail_on, self.seconds = fail_on, seconds
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         self.batches.append(list(texts))
+        time.sleep(self.seconds)
         if self.fail_on in texts:
             raise RuntimeError("model failed")
         return np.array([[len(t)] for t in texts], dtype=np.float32)
@@ -94,21 +96,33 @@ def test_a_lone_request_is_answered_without_waiting_for_company() -> None:
     asyncio.run(main())
 
 
-def test_after_a_shared_batch_the_next_one_waits_for_late_requests() -> None:
+def three_batches_with_a_late_request(model: Recorder, idle_share: float, late_s: float) -> list[list[str]]:
+    """A shared batch [a, b], then c and efghij together while d arrives `late_s` later."""
+
     async def main() -> list[list[str]]:
-        model = Recorder()
         with ThreadPoolExecutor(1) as executor:
-            batcher = MicroBatcher(model, executor, max_batch=8, max_wait_s=30.0)
+            batcher = MicroBatcher(model, executor, max_batch=8, max_wait_s=30.0, idle_share=idle_share)
             batcher.start()
             await asyncio.gather(batcher.submit(["a"]), batcher.submit(["b"]))  # concurrent: one shared batch
 
             async def late() -> None:
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(late_s)
                 await batcher.submit(["d"])
 
-            # "c" opens a batch that waits; "d" arrives 0.2 s later and joins it; 8 texts end the wait early.
             await asyncio.gather(batcher.submit(["c"]), late(), batcher.submit(list("efghij")))
             await batcher.close()
             return model.batches
 
-    assert asyncio.run(main()) == [["a", "b"], ["c", "e", "f", "g", "h", "i", "j", "d"]]
+    return asyncio.run(main())
+
+
+def test_after_a_shared_batch_the_next_one_waits_for_late_requests() -> None:
+    # No idle limit: "d" arrives 0.2 s late and still joins; its 8th text ends the 30 s window at once.
+    batches = three_batches_with_a_late_request(Recorder(), idle_share=1e9, late_s=0.2)
+    assert batches == [["a", "b"], ["c", "e", "f", "g", "h", "i", "j", "d"]]
+
+
+def test_gathering_stops_once_arrivals_pause_for_a_share_of_the_last_pass() -> None:
+    # Passes take 0.2 s, so a 0.02 s silence ends the gathering; "d", 1 s late, runs in a batch of its own.
+    batches = three_batches_with_a_late_request(Recorder(seconds=0.2), idle_share=0.1, late_s=1.0)
+    assert batches == [["a", "b"], ["c", "e", "f", "g", "h", "i", "j"], ["d"]]

@@ -4,8 +4,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from textsift import TextsiftError, load
+from textsift.model import resolve_device
 
 
 def copy(model: Path, tmp_path: Path) -> Path:
@@ -79,3 +81,19 @@ def test_missing_weights_are_refused(full_model: Path, tmp_path: Path) -> None:
     (folder / "model.safetensors").unlink()
     with pytest.raises(TextsiftError, match="model.safetensors is missing"):
         load(folder)
+
+
+def test_auto_device_is_the_cpu_without_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+
+
+def test_asking_for_cuda_without_a_gpu_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(TextsiftError, match="torch sees no CUDA GPU here; use --device cpu"):
+        resolve_device("cuda")
+
+
+def test_an_unknown_device_name_is_refused() -> None:
+    with pytest.raises(TextsiftError, match="unknown device 'gpu0'"):
+        resolve_device("gpu0")

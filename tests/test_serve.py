@@ -272,7 +272,25 @@ def test_missing_api_key_file_is_a_textsift_error(full_model: Path, tmp_path: Pa
         create_app(full_model, ServeConfig(api_key_file=tmp_path / "absent.txt"))
 
 
-@pytest.mark.parametrize("bad", [{"max_batch": 0}, {"port": 70000}, {"max_wait_ms": -1}, {"timeout_s": 0}])
+@pytest.mark.parametrize("bad", [{"max_batch": 0}, {"port": 70000}, {"max_wait_ms": -1}, {"timeout_s": 0},
+                                 {"forward_batch": 0}])
 def test_serve_config_rejects_bad_values(bad: dict[str, Any]) -> None:
     with pytest.raises(TextsiftError):
         ServeConfig(**bad)
+
+
+class PassRecorder(Tampered):
+    """The real classifier, remembering the forward-pass size the server asked for."""
+
+    def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        self.batch_size = batch_size
+        return super().predict_proba(texts, batch_size)
+
+
+@pytest.mark.parametrize(("settings", "expected"), [({}, 8), ({"forward_batch": 3}, 3)])
+def test_batches_run_in_forward_passes_of_forward_batch_texts(full_model: Path, classifier: Any,
+                                                              settings: dict[str, Any], expected: int) -> None:
+    recorder = PassRecorder(classifier)
+    with serving(full_model, recorder, **settings) as c:  # the CPU default is 8; a GPU takes the whole batch
+        assert c.post("/v1/predict", json={"texts": ["a fine film", "dull"]}).status_code == 200
+    assert recorder.batch_size == expected

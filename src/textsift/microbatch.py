@@ -31,7 +31,9 @@ class MicroBatcher:
 
     The wait for company happens only when the previous batch held more than one request. A lone caller then
     costs no `max_wait_s`; under load, requests that arrive while the model is busy fill the next batch anyway,
-    and the first batch with company turns waiting back on.
+    and the first batch with company turns waiting back on. The model idles while a batch gathers, so the wait
+    also ends once no request has come for `idle_share` of the last forward pass: the burst is over, and waiting
+    on would cost more than a late arrival could save (measured in BENCHMARKS.md, serving).
     """
 
     def __init__(
@@ -42,13 +44,15 @@ class MicroBatcher:
         max_batch: int,
         max_wait_s: float,
         on_batch: Callable[[int, float], Any] | None = None,
+        idle_share: float = 0.1,
     ) -> None:
         self._run_batch, self._executor = run, executor
-        self.max_batch, self.max_wait_s = max_batch, max_wait_s
+        self.max_batch, self.max_wait_s, self.idle_share = max_batch, max_wait_s, idle_share
         self._on_batch = on_batch
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._carry: _Job | None = None
         self._had_company = False  # the last batch held more than one request
+        self._last_run_s = 0.0  # seconds the last forward pass took
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -98,7 +102,7 @@ class MicroBatcher:
             try:
                 job = self._queue.get_nowait()
             except asyncio.QueueEmpty:
-                remaining = deadline - loop.time()
+                remaining = min(deadline - loop.time(), self.idle_share * self._last_run_s)
                 if remaining <= 0:
                     break
                 try:
@@ -125,8 +129,9 @@ class MicroBatcher:
                 if not job.future.done():
                     job.future.set_exception(e)
             return
+        self._last_run_s = time.perf_counter() - start
         if self._on_batch is not None:
-            self._on_batch(len(texts), time.perf_counter() - start)
+            self._on_batch(len(texts), self._last_run_s)
         row = 0
         for job in jobs:
             if not job.future.done():

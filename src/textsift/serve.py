@@ -8,6 +8,7 @@ limits, metrics) in serve_http.py, the batching queue in microbatch.py.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import logging
@@ -154,6 +155,10 @@ class ModelHost:
             self.state, self.problem = "failed", (str(e).strip().splitlines() or [type(e).__name__])[0]
             log.error("cannot serve %s: %s", self.folder, self.problem)
             return
+        # A full collection walks the ~0.4 M objects torch and transformers leave behind (160 ms on 2 cores, seen
+        # as 230 ms p95 spikes under load); frozen objects are never scanned again.
+        gc.collect()
+        gc.freeze()
         wait_s = self.cfg.max_wait_ms / 1000 if self.cfg.max_batch > 1 else 0.0
         self.batcher = MicroBatcher(partial(self.classifier.predict_proba, batch_size=self.forward_batch),
                                     self.executor, max_batch=self.cfg.max_batch, max_wait_s=wait_s,
