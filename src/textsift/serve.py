@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("textsift.serve")
 _ENV = "TEXTSIFT_SERVE"  # model folder and config, handed to worker processes when --workers > 1
 _WARM_TEXT = "a short warm-up sentence for the model"
-# Padding cost against per-pass overhead on 2 CPU cores: batches of 32 texts in arrival order ran 159 texts/s in
-# one pass, 210 in passes of 16, 223 in passes of 8, 208 in passes of 4 (BENCHMARKS.md, serving).
+# Padding cost against per-pass overhead on 2 CPU cores: batches of 32 texts in arrival order ran 155 texts/s in
+# one pass, 216 in passes of 16, 241 in passes of 8, 232 in passes of 4 (benchmarks/forward_batch.py).
 _CPU_FORWARD_BATCH = 8
 
 
