@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from textsift import TextsiftError, load, report
-from textsift.calibrate import expected_calibration_error, fit_temperature, nll, softmax
+from textsift.calibrate import class_reliability, expected_calibration_error, fit_temperature, nll, softmax
 from textsift.evaluate import evaluate
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -31,10 +31,11 @@ def copy(model: Path, tmp_path: Path) -> Path:
 
 
 def test_report_writes_page_json_and_pngs(report_dir: Path) -> None:
-    for name in ("confusion_matrix.png", "reliability.png", "length_buckets.png"):
+    pngs = ("confusion_matrix.png", "reliability.png", "class_reliability.png", "length_buckets.png")
+    for name in pngs:
         assert (report_dir / name).read_bytes()[:4] == b"\x89PNG", name
     page = (report_dir / "index.html").read_text()
-    for src in ("confusion_matrix.png", "reliability.png", "length_buckets.png"):
+    for src in pngs:
         assert f'src="{src}"' in page  # relative paths: the folder can be moved or zipped
     assert "<script" not in page and "http" not in page  # static and offline
     summary = json.loads((report_dir / "report.json").read_text())
@@ -67,6 +68,21 @@ def test_ece_matches_a_hand_computed_value() -> None:
     # Bins (10 wide): 0.9 -> acc 1, 0.8 -> acc 0, 0.6 -> acc 1, 0.7 -> acc 0; each a quarter of the data.
     expected = (abs(1 - 0.9) + abs(0 - 0.8) + abs(1 - 0.6) + abs(0 - 0.7)) / 4
     assert expected_calibration_error(probs, y, bins=10) == pytest.approx(expected)
+
+
+def test_class_reliability_matches_a_hand_computed_value() -> None:
+    # Class "b" with 2 bins: P(b) = 0.2, 0.4 -> bin 1 (mean 0.3), none is b; 0.9, 0.7 -> bin 2 (mean 0.8), both are b.
+    probs = np.array([[0.8, 0.2], [0.6, 0.4], [0.1, 0.9], [0.3, 0.7]])
+    curves = class_reliability(probs, np.array([0, 0, 1, 1]), ["a", "b"], bins=2)
+    points = [(p["n"], p["confidence"], p["accuracy"]) for p in curves["b"]["bins"]]
+    assert points == [(2, pytest.approx(0.3), 0.0), (2, pytest.approx(0.8), 1.0)]
+    assert curves["b"]["ece"] == pytest.approx(0.5 * 0.3 + 0.5 * 0.2)
+
+
+def test_report_has_a_reliability_curve_per_class(report_dir: Path, full_model: Path) -> None:
+    per_class = json.loads((report_dir / "report.json").read_text())["calibration"]["per_class"]
+    assert list(per_class) == load(full_model).labels
+    assert all(sum(b["n"] for b in c["bins"]) == 30 and 0 <= c["ece"] <= 1 for c in per_class.values())
 
 
 def test_temperature_scaling_repairs_overconfident_logits() -> None:

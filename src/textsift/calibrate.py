@@ -7,6 +7,7 @@ predicted class. `Classifier.predict_proba` applies the `temperature` stored in 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,22 +23,39 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 def reliability_bins(probs: np.ndarray, y: np.ndarray, bins: int = DEFAULT_BINS) -> list[dict[str, float]]:
     """Equal-width confidence bins over [0, 1]: count, mean confidence and accuracy of each non-empty bin."""
-    confidence, correct = probs.max(axis=1), (probs.argmax(axis=1) == np.asarray(y))
-    # Bin i holds confidences in (i/bins, (i+1)/bins]; confidence 0 cannot occur for a max-probability.
-    index = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
-    out = []
-    for i in range(bins):
-        members = index == i
-        if members.any():
-            out.append({"low": i / bins, "high": (i + 1) / bins, "n": int(members.sum()),
-                        "confidence": float(confidence[members].mean()), "accuracy": float(correct[members].mean())})
+    return _bins(probs.max(axis=1), probs.argmax(axis=1) == np.asarray(y), bins)
+
+
+def class_reliability(probs: np.ndarray, y: np.ndarray, labels: list[str], bins: int = DEFAULT_BINS
+                      ) -> dict[str, dict[str, Any]]:
+    """One-vs-rest reliability per class: bins of P(class), each with how often that class was the true one
+    ("accuracy"), and the class-wise ECE. A model can be calibrated on its top label yet off for one class."""
+    out = {}
+    for c, name in enumerate(labels):
+        points = _bins(probs[:, c], np.asarray(y) == c, bins)
+        out[name] = {"ece": _ece(points, len(y)), "bins": points}
     return out
 
 
 def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = DEFAULT_BINS) -> float:
     """ECE: the bin-size-weighted mean of |accuracy - confidence| over equal-width confidence bins."""
-    n = len(probs)
-    return float(sum(b["n"] / n * abs(b["accuracy"] - b["confidence"]) for b in reliability_bins(probs, y, bins)))
+    return _ece(reliability_bins(probs, y, bins), len(probs))
+
+
+def _bins(score: np.ndarray, hit: np.ndarray, bins: int) -> list[dict[str, float]]:
+    # Bin i holds scores in (i/bins, (i+1)/bins]; a score of exactly 0 joins the first bin.
+    index = np.clip(np.ceil(score * bins).astype(int) - 1, 0, bins - 1)
+    out = []
+    for i in range(bins):
+        members = index == i
+        if members.any():
+            out.append({"low": i / bins, "high": (i + 1) / bins, "n": int(members.sum()),
+                        "confidence": float(score[members].mean()), "accuracy": float(hit[members].mean())})
+    return out
+
+
+def _ece(points: list[dict[str, float]], n: int) -> float:
+    return float(sum(b["n"] / n * abs(b["accuracy"] - b["confidence"]) for b in points))
 
 
 def nll(logits: np.ndarray, y: np.ndarray, temperature: float = 1.0) -> float:
@@ -58,7 +76,9 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return float(np.exp(result.x))
 
 
-def plot_reliability(curves: dict[str, list[dict[str, float]]], path: Path, bins: int = DEFAULT_BINS) -> None:
+def plot_reliability(curves: dict[str, list[dict[str, float]]], path: Path, bins: int = DEFAULT_BINS, *,
+                     xlabel: str = "confidence (max probability)", ylabel: str = "accuracy",
+                     title: str = "Reliability diagram") -> None:
     """Accuracy against confidence per bin for each named curve (e.g. before/after scaling), diagonal = calibrated."""
     import matplotlib
 
@@ -69,8 +89,7 @@ def plot_reliability(curves: dict[str, list[dict[str, float]]], path: Path, bins
     ax.plot([0, 1], [0, 1], linestyle="--", color="#9ca3af", label="perfect calibration")
     for name, points in curves.items():
         ax.plot([p["confidence"] for p in points], [p["accuracy"] for p in points], marker="o", label=name)
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (max probability)", ylabel="accuracy",
-           title=f"Reliability diagram ({bins} equal-width bins)")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel=xlabel, ylabel=ylabel, title=f"{title} ({bins} equal-width bins)")
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

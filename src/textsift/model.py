@@ -149,7 +149,7 @@ def resolve_device(name: str) -> torch.device:
     except RuntimeError:
         raise TextsiftError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise TextsiftError(f"device {name!r} asked for, but torch sees no CUDA GPU here; use --device cpu") from None
+        raise TextsiftError(f"device {name!r} asked for, but torch sees no CUDA GPU here; use --device cpu")
     return device
 
 

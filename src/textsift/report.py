@@ -84,6 +84,11 @@ def report(
     plot_confusion_matrix(metrics, out / "confusion_matrix.png")
     calibration = _calibration(logits, y, temperature, bins, out / "reliability.png")
     calibration["validation"] = fitted
+    calibration["per_class"] = calibrate.class_reliability(probs, y, classifier.labels, bins)
+    calibrate.plot_reliability({f"{name} (ECE {c['ece']:.3f})": c["bins"]
+                                for name, c in calibration["per_class"].items()},
+                               out / "class_reliability.png", bins, xlabel="predicted probability of the class",
+                               ylabel="fraction that are the class", title="Per-class reliability")
     lengths = _length_buckets([len(ids) for ids in classifier.encode(table.texts)], y, probs.argmax(axis=1),
                               classifier.labels, out / "length_buckets.png")
 
