@@ -95,7 +95,7 @@ def _integrate(classifier: Classifier, ids: list[int], base: list[int], target: 
     from captum.attr import LayerIntegratedGradients
 
     model = classifier.model.eval()
-    device = next(model.parameters()).device
+    device = classifier.device
 
     def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return model(input_ids=input_ids, attention_mask=attention_mask).logits
