@@ -24,10 +24,12 @@ demo: install
 
 test: install
 	$(BIN)/ruff check src tests benchmarks
-	$(PY) -m pytest -q
+	$(BIN)/mypy
+	$(PY) -m pytest -q --durations=15
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache .mypy_cache

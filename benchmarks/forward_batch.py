@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from textsift.model import load
+from textsift.inference.load import load
 
 ROOT = Path(__file__).resolve().parents[1]
 

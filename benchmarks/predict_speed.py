@@ -89,7 +89,7 @@ def measure(key: str, folder: Path, test_file: Path, latency_texts: int) -> dict
     bulk = time.perf_counter() - start
     return {
         "batch1": b1, "batch32": b32, "bulk_texts_per_s": len(texts) / bulk,
-        "accuracy": float(np.mean([p == g for p, g in zip(labels, gold)])), "n": len(texts),
+        "accuracy": float(np.mean([p == g for p, g in zip(labels, gold, strict=True)])), "n": len(texts),
         "peak_rss_mib": peak_rss_mib(),
     }
 

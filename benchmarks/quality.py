@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/quality.json"))
     args = parser.parse_args()
     if not (args.data / "train.csv").is_file():
-        from textsift.catalogue import fetch
+        from textsift.data.catalogue import fetch
 
         fetch("movie-snippets", args.data)
     train, test = read(args.data / "train.csv"), read(args.data / "test.csv")
@@ -78,8 +78,9 @@ def frozen_lr(train: tuple, test: tuple) -> tuple[float, float]:
     import torch
     from sklearn.linear_model import LogisticRegression
 
-    from textsift.batching import collate, sorted_batches
-    from textsift.model import build
+    from textsift.data.batching import sorted_batches
+    from textsift.inference.torch_backend import collate
+    from textsift.modeling.build import build
 
     model, tokenizer = build("default", ["negative", "positive"], "mean")
     model.eval()

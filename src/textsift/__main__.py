@@ -1,3 +1,3 @@
-from textsift.cli import main
+from textsift.cli.app import main
 
 main()

@@ -5,14 +5,12 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from textsift.errors import TextsiftError
+from textsift.errors import MissingExtraError
 
 
 def require(module: str, *, extra: str) -> ModuleType:
-    """Import `module`, or explain which textsift extra brings it."""
+    """Import `module`, or raise `MissingExtraError` naming the textsift extra that brings it."""
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise TextsiftError(
-            f"{module} is not installed; this feature needs it: pip install 'textsift[{extra}]'"
-        ) from None
+        raise MissingExtraError(module, extra) from None

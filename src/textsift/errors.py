@@ -1,4 +1,4 @@
-"""The one exception users see. The CLI prints its message as a single line and exits non-zero."""
+"""The exceptions users see. The CLI prints their message as a single line and exits non-zero."""
 
 from __future__ import annotations
 
@@ -16,3 +16,11 @@ class DataError(TextsiftError):
         where = f"{path}:{line}" if line is not None else str(path)
         super().__init__(f"{where}: {problem}; {fix}")
         self.path, self.line = Path(path), line
+
+
+class MissingExtraError(TextsiftError):
+    """An optional dependency is not installed; the message gives the exact pip command that brings it."""
+
+    def __init__(self, module: str, extra: str) -> None:
+        super().__init__(f"{module} is not installed; this feature needs it: pip install 'textsift[{extra}]'")
+        self.module, self.extra = module, extra

@@ -1,0 +1,165 @@
+"""Read labelled tables (CSV, TSV, JSONL, Parquet) and check every row.
+
+Every problem is reported with the file and line it comes from; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textsift.config import DataConfig
+from textsift.errors import DataError
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+
+
+@dataclass
+class Table:
+    """Texts (and labels, when the file has them) with the line each came from."""
+
+    path: Path
+    texts: list[str]
+    labels: list[str] | None
+    lines: list[int]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, idx: list[int]) -> Table:
+        labels = [self.labels[i] for i in idx] if self.labels is not None else None
+        return Table(self.path, [self.texts[i] for i in idx], labels, [self.lines[i] for i in idx])
+
+    def fingerprint(self) -> Fingerprint:
+        """What a model folder records about the data it was trained on: the file's hash, rows and label counts."""
+        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        counts = Counter(self.labels or [])
+        return Fingerprint(str(self.path), digest, len(self), dict(sorted(counts.items())))
+
+
+@dataclass
+class Fingerprint:
+    """A data file as a model folder records it. `rows` and `label_counts` describe the rows used, which for a
+    held-out validation split are a subset of the file."""
+
+    file: str
+    sha256: str
+    rows: int
+    label_counts: dict[str, int]
+
+
+def read_table(path: Path | str, cfg: DataConfig | None = None, *, require_labels: bool = True) -> Table:
+    """Read a labelled (or, with `require_labels=False`, unlabelled) table and check every row."""
+    cfg = cfg or DataConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, None, "file not found", "check the path")
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise DataError(path, None, f"unknown file type {path.suffix!r}", f"use one of {', '.join(sorted(FORMATS))}")
+    wanted = [cfg.text_column] + ([cfg.label_column] if require_labels else [])
+    texts, labels, lines = [], [], []
+    for line, row in _rows(path, fmt, wanted):
+        text = row.get(cfg.text_column)
+        if text is None or not str(text).strip():
+            raise DataError(path, line, f"empty text in column {cfg.text_column!r}", "fill it in or remove the row")
+        if require_labels:
+            label = row.get(cfg.label_column)
+            if label is None or str(label).strip() == "":
+                problem = f"missing label in column {cfg.label_column!r}"
+                raise DataError(path, line, problem, "label it or remove the row")
+            labels.append(str(label).strip())
+        texts.append(str(text))
+        lines.append(line)
+    if not texts:
+        raise DataError(path, None, "no rows", "the file has a header but no data")
+    return Table(path, texts, labels if require_labels else None, lines)
+
+
+def read_lines(stream: Iterator[str]) -> list[str]:
+    """Texts from plain lines (stdin); blank lines are an error so outputs stay aligned with inputs."""
+    texts = []
+    for n, line in enumerate(stream, start=1):
+        text = line.rstrip("\r\n")
+        if not text.strip():
+            raise DataError("<stdin>", n, "empty line", "give one text per line")
+        texts.append(text)
+    return texts
+
+
+def _rows(path: Path, fmt: str, wanted: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    if fmt == "jsonl":
+        yield from _jsonl_rows(path, wanted)
+    elif fmt == "parquet":
+        yield from _parquet_rows(path, wanted)
+    else:
+        yield from _delimited_rows(path, "\t" if fmt == "tsv" else ",", wanted)
+
+
+def _delimited_rows(path: Path, delimiter: str, wanted: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise DataError(path, None, "empty file", "write a header line and one row per example") from None
+        except UnicodeDecodeError:
+            raise DataError(path, 1, "not UTF-8 text", "re-save the file as UTF-8") from None
+        _check_columns(path, header, wanted)
+        try:
+            for record in reader:
+                if not record or record == [""]:
+                    continue
+                if len(record) != len(header):
+                    raise DataError(
+                        path, reader.line_num, f"{len(record)} fields but the header has {len(header)}",
+                        "quote texts that contain the delimiter",
+                    )
+                yield reader.line_num, dict(zip(header, record, strict=True))
+        except UnicodeDecodeError:
+            raise DataError(path, reader.line_num + 1, "not UTF-8 text", "re-save the file as UTF-8") from None
+        except csv.Error as e:
+            raise DataError(path, reader.line_num, f"malformed row ({e})", "fix the quoting") from None
+
+
+def _jsonl_rows(path: Path, wanted: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(path, n, f"invalid JSON ({e.msg})", "write one JSON object per line") from None
+            if not isinstance(row, dict):
+                raise DataError(path, n, "not a JSON object", "write one JSON object per line")
+            missing = [c for c in wanted if c not in row]
+            if missing:
+                raise DataError(path, n, f"no key {missing[0]!r} (keys: {', '.join(row)})", _column_hint(missing[0]))
+            yield n, row
+
+
+def _parquet_rows(path: Path, wanted: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    from textsift._optional import require
+
+    pq = require("pyarrow.parquet", extra="parquet")
+    table = pq.read_table(path)
+    _check_columns(path, table.column_names, wanted)
+    yield from enumerate(table.to_pylist(), start=1)
+
+
+def _check_columns(path: Path, header: list[str], wanted: list[str]) -> None:
+    for column in wanted:
+        if column not in header:
+            raise DataError(path, 1, f"no column {column!r} (columns: {', '.join(header)})", _column_hint(column))
+
+
+def _column_hint(column: str) -> str:
+    flag = "--label-column" if column == "label" else "--text-column"
+    return f"rename the column or pass {flag} (or the other column flag) with the right name"

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, calibration, plots, and the evaluate and report verbs."""

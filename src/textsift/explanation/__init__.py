@@ -1,0 +1,1 @@
+"""Explanations: token attributions with integrated gradients (Captum), and how they are shown."""

@@ -1,0 +1,76 @@
+"""Attributions shown to people: a red/green terminal line (Rich) and a standalone HTML heat-map (Jinja2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textsift._optional import require
+from textsift.explanation.attribution import Explanation
+
+_GREEN, _RED = (22, 163, 74), (220, 38, 38)
+
+
+def segments(explanation: Explanation) -> list[dict[str, Any]]:
+    """The text cut into words and the gaps between them, each word with its colour strength.
+
+    `alpha` in [0, 1] is |score| relative to the text's largest |score|; `positive` says which colour.
+    Gaps (and any text past truncation) come with `score` None so the original text is rendered exactly.
+    """
+    scale = max((abs(s) for s in explanation.scores), default=0.0) or 1.0
+    out: list[dict[str, Any]] = []
+    start = 0
+    for (a, b), score in zip(explanation.spans, explanation.scores, strict=True):
+        if a > start:
+            out.append({"text": explanation.text[start:a], "score": None})
+        out.append({"text": explanation.text[a:b], "score": score, "alpha": abs(score) / scale,
+                    "positive": score >= 0})
+        start = b
+    if start < len(explanation.text):
+        out.append({"text": explanation.text[start:], "score": None})
+    return out
+
+
+def css_background(segment: dict[str, Any]) -> str:
+    """An rgba background: green pushes towards the explained class, red away from it."""
+    if segment["score"] is None:
+        return ""
+    r, g, b = _GREEN if segment["positive"] else _RED
+    return f"background: rgba({r}, {g}, {b}, {0.85 * segment['alpha']:.3f})"
+
+
+def print_explanation(explanation: Explanation) -> None:
+    """The text on the terminal with a red/green background per word, and a summary line."""
+    from rich.console import Console
+    from rich.text import Text
+
+    line = Text()
+    for seg in segments(explanation):
+        if seg["score"] is None or seg["alpha"] < 0.05:
+            line.append(seg["text"])
+            continue
+        # Blend from white to the full colour so weak words stay readable with black text on any terminal theme.
+        base, a = (_GREEN if seg["positive"] else _RED), 0.25 + 0.75 * seg["alpha"]
+        r, g, b = (round(255 + (c - 255) * a) for c in base)
+        line.append(seg["text"], style=f"black on rgb({r},{g},{b})")
+    console = Console()
+    console.print(line)
+    console.print(f"[bold]{explanation.label}[/bold] p={explanation.probability:.3f}  "
+                  f"(green pushes towards it, red away; {explanation.steps} steps, "
+                  f"delta {explanation.delta:+.4f}, {explanation.seconds:.2f} s)")
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Render one of the package's Jinja2 templates (autoescaped)."""
+    jinja2 = require("jinja2", extra="explain")
+    env = jinja2.Environment(loader=jinja2.PackageLoader("textsift", "templates"), autoescape=True)
+    env.globals.update(segments=segments, css_background=css_background)
+    return env.get_template(name).render(**context)
+
+
+def write_html(explanations: list[Explanation], path: Path | str) -> Path:
+    """A standalone HTML heat-map of the explanations (no scripts, no network)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_template("explain.html.j2", explanations=explanations), encoding="utf-8")
+    return path

@@ -1,0 +1,30 @@
+"""`load(folder)`: the folder's textsift.json picks the backend; torch is imported only for a torch folder."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from textsift.inference.predictor import Predictor
+from textsift.modeling.settings import read_settings
+
+log = logging.getLogger("textsift")
+
+
+def load(folder: Path | str, device: str = "cpu") -> Predictor:
+    """Load a model folder written by textsift; refuses foreign or damaged folders with a clear message.
+
+    `device` is "cpu", "cuda", "cuda:1" … or "auto" (a GPU when there is one); ONNX folders always run on CPU.
+    A torch folder gives a `Classifier`, an exported one an `OnnxClassifier`; both predict alike.
+    """
+    folder = Path(folder)
+    settings = read_settings(folder)
+    if settings.backend == "onnx":  # written by `textsift export`; same interface, ONNX Runtime inside
+        from textsift.inference.onnx_backend import load_onnx
+
+        if device not in ("auto", "cpu"):
+            log.warning("%s is an ONNX folder, which runs on the CPU; ignoring device %r", folder, device)
+        return load_onnx(folder, settings)
+    from textsift.inference.torch_backend import load_torch
+
+    return load_torch(folder, settings, device)

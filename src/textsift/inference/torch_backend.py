@@ -1,0 +1,89 @@
+"""The torch backend: a fine-tuned Hugging Face classifier, its tokenizer and the folder's settings."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+from transformers import PreTrainedModel
+
+from textsift.data.batching import pad, sorted_batches
+from textsift.errors import TextsiftError
+from textsift.inference.predictor import BATCH_SIZE, Predictor
+from textsift.modeling import folder as model_folder
+from textsift.modeling.heads import MeanPoolingForSequenceClassification
+from textsift.modeling.settings import ModelSettings
+
+
+@dataclass
+class Classifier(Predictor):
+    """A fine-tuned text classifier: network, tokenizer, and the settings it was trained with."""
+
+    model: PreTrainedModel
+    tokenizer: Any
+    settings: ModelSettings
+    explainable: ClassVar[bool] = True
+
+    @property
+    def pooling(self) -> Literal["cls", "mean"]:
+        return "mean" if isinstance(self.model, MeanPoolingForSequenceClassification) else "cls"
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids without padding (fast tokenizer, one batched call)."""
+        return self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+
+    @torch.inference_mode()
+    def logits_from_ids(self, ids: list[list[int]], batch_size: int = BATCH_SIZE) -> np.ndarray:
+        """Raw scores for already tokenized texts; batches are length-sorted to keep padding small."""
+        self.model.eval()
+        device = self.device
+        out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
+        for batch in sorted_batches([len(s) for s in ids], batch_size):
+            inputs = collate([ids[i] for i in batch], self.tokenizer.pad_token_id)
+            logits = self.model(**{k: v.to(device) for k, v in inputs.items()}).logits
+            out[batch] = logits.float().cpu().numpy()
+        return out
+
+    def save(self, folder: Path | str) -> Path:
+        """Write a folder that both textsift and plain transformers can load."""
+        settings = dataclasses.replace(self.settings, pooling=self.pooling)
+        return model_folder.save_folder(self.model, self.tokenizer, settings, folder)
+
+
+def collate(sequences: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad token id lists to the longest in the batch, as tensors (see `data.batching.pad`)."""
+    return {name: torch.from_numpy(array) for name, array in pad(sequences, pad_id).items()}
+
+
+def load_torch(folder: Path, settings: ModelSettings, device: str = "cpu") -> Classifier:
+    """A `Classifier` for a torch folder whose textsift.json has already been read and checked."""
+    target = resolve_device(device)
+    model, tokenizer = model_folder.load_weights(folder, settings)
+    to_device(model, target)
+    return Classifier(model, tokenizer, settings)
+
+
+def to_device(model: torch.nn.Module, device: torch.device) -> None:
+    """Move a model's weights in place (typed as a plain Module: transformers' wrapped `to` confuses mypy)."""
+    model.to(device)
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" picks the GPU when there is one; asking for CUDA without one is one clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise TextsiftError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TextsiftError(f"device {name!r} asked for, but torch sees no CUDA GPU here; use --device cpu")
+    return device

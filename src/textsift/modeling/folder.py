@@ -1,0 +1,63 @@
+"""The torch model folder: a plain Hugging Face folder (config.json, model.safetensors, tokenizer files) plus
+textsift.json. A mean-pooled folder also carries its model class as `modeling_textsift.py`, so plain transformers
+loads it with `trust_remote_code=True`; textsift itself never runs code from a folder.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+
+from textsift.errors import TextsiftError
+from textsift.modeling import heads
+from textsift.modeling.settings import ModelSettings, write_settings
+
+REMOTE_CODE_FILE = "modeling_textsift.py"
+
+
+def save_folder(model: PreTrainedModel, tokenizer: Any, settings: ModelSettings, folder: Path | str) -> Path:
+    """Write a folder that both textsift and plain transformers can load."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if settings.pooling == "mean":
+        model.config.auto_map = {
+            "AutoModelForSequenceClassification": f"{REMOTE_CODE_FILE[:-3]}.MeanPoolingForSequenceClassification"
+        }
+        _write_remote_code(folder, type(model.config).__name__)
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    write_settings(folder, settings)
+    return folder
+
+
+def load_weights(folder: Path, settings: ModelSettings) -> tuple[PreTrainedModel, Any]:
+    """The network (on CPU, in eval mode) and tokenizer of a torch folder; a damaged folder is one clear line."""
+    for needed in ("config.json", "model.safetensors"):
+        if not (folder / needed).is_file():
+            raise TextsiftError(f"{folder}: {needed} is missing; the folder is incomplete, train or export it again")
+    try:
+        model: PreTrainedModel
+        if settings.pooling == "mean":
+            # textsift's own class, never the folder's copy of it: no code from a model folder runs here.
+            config = AutoConfig.from_pretrained(folder)
+            model = heads.MeanPoolingForSequenceClassification.from_pretrained(
+                folder, config=config, use_safetensors=True
+            )
+        else:
+            model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except Exception as e:  # noqa: BLE001 - any failure here means a damaged folder; say so in one line
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise TextsiftError(f"{folder}: cannot load the model ({first}); the files are damaged, retrain") from None
+    return model.eval(), tokenizer
+
+
+def _write_remote_code(folder: Path, config_class: str) -> None:
+    # Plain transformers checks that a remote model class names the config class it was loaded with.
+    source = inspect.getsource(heads)
+    source += "\n\nimport transformers as _t  # noqa: E402\n\n"
+    source += f"MeanPoolingForSequenceClassification.config_class = _t.{config_class}\n"
+    (folder / REMOTE_CODE_FILE).write_text(source)

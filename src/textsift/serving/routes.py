@@ -1,0 +1,225 @@
+"""The endpoints of `textsift serve`; request and response schemas here are what /docs shows."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import importlib.util
+import time
+from collections.abc import Awaitable
+from importlib import resources
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+
+from textsift.errors import MissingExtraError, TextsiftError
+from textsift.inference.predictor import rank
+from textsift.serving.http import ApiError, error_response
+
+if TYPE_CHECKING:
+    from textsift.serving.host import ModelHost
+
+T = TypeVar("T")
+router = APIRouter()
+bearer = HTTPBearer(auto_error=False, description="The key in the server's --api-key-file, when it has one.")
+# The playground may only load its own files.
+PAGE_HEADERS = {"content-security-policy": "default-src 'self'; frame-ancestors 'none'", "cache-control": "no-cache"}
+STATIC = {"/": ("playground.html", "text/html"), "/playground.js": ("playground.js", "text/javascript"),
+          "/playground.css": ("playground.css", "text/css")}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. `text_too_long`.")
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse, "description": text} for status, text in {
+    400: "Malformed JSON, or a request the model cannot serve", 401: "Missing or wrong API key",
+    413: "Body too large", 415: "Body not sent as JSON",
+    422: "Invalid request: wrong types, empty text, too many texts, text too long",
+    503: "Model not loaded yet, or shutting down", 504: "No answer within the server's timeout"}.items()}
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"texts": ["great film", "dull"]}]})
+    text: str | None = Field(None, description="One text; send this or `texts`.")
+    texts: list[str] | None = Field(None, description="Several texts, answered in order.")
+    top_k: int | None = Field(None, ge=1, description="How many labels to list per text (default: server's).")
+
+
+class LabelScore(BaseModel):
+    label: str
+    score: float
+
+
+class Prediction(BaseModel):
+    label: str
+    score: float = Field(description="Probability of `label`.")
+    top_k: list[LabelScore]
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str = Field(description="First 12 hex digits of the sha256 of the weights.")
+
+
+class PredictResponse(BaseModel):
+    model: ModelRef
+    predictions: list[Prediction]
+    latency_ms: float = Field(description="Time spent in the server, queueing and batching included.")
+
+
+class ExplainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str
+    target: str | None = Field(None, description="Label to explain; default the predicted one.")
+    steps: int | None = Field(None, ge=1, le=200, description="Integration steps (default: server's).")
+
+
+async def authorize(request: Request,
+                    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    key = _host(request).api_key
+    if key is None:
+        return
+    # compare_digest: the time taken must not reveal how much of a guessed key was right.
+    if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), key.encode()):
+        raise ApiError(401, "unauthorized", "missing or wrong API key; send 'Authorization: Bearer <key>'",
+                       {"WWW-Authenticate": "Bearer"})
+
+
+@router.post("/v1/predict", response_model=PredictResponse, responses=ERRORS, dependencies=[Depends(authorize)])
+async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
+    """Label one text or several; concurrent requests are batched together on the server."""
+    start = time.perf_counter()
+    host = _host(request)
+    if (body.text is None) == (body.texts is None):
+        raise ApiError(422, "invalid_request", "send exactly one of 'text' or 'texts'")
+    texts = [body.text] if body.text is not None else body.texts or []
+    check_texts(texts, host.cfg.max_texts, host.cfg.max_chars)
+    proba = await _within(host.cfg.timeout_s, host.ready_batcher().submit(texts))
+    labels = host.info["labels"]
+    k = min(body.top_k or host.cfg.top_k, len(labels))
+    return {"model": host.ref, "predictions": [rank(p, labels, k) for p in proba],
+            "latency_ms": round((time.perf_counter() - start) * 1000, 3)}
+
+
+@router.post("/v1/explain", responses={**ERRORS, 501: {"model": ErrorResponse, "description": "Not installed"}},
+             dependencies=[Depends(authorize)])
+async def explain_text(body: ExplainRequest, request: Request) -> dict[str, Any]:
+    """Word attributions (integrated gradients) for one text; runs on the model thread, so it delays batches."""
+    start = time.perf_counter()
+    host = _host(request)
+    check_texts([body.text], 1, host.cfg.max_chars)
+    host.ready_batcher()
+    if not getattr(host.classifier, "explainable", False):
+        raise ApiError(400, "explain_unsupported", "this model folder has no PyTorch weights (ONNX); "
+                                                   "serve the PyTorch folder to get explanations")
+    from textsift.explanation.attribution import explain
+
+    if body.target is not None and body.target not in host.info["labels"]:
+        raise ApiError(422, "unknown_label", f"target {body.target!r} is not one of {host.info['labels']}")
+    run = functools.partial(explain, host.classifier, body.text, steps=body.steps or host.cfg.explain_steps,
+                            target=body.target)
+    try:
+        result = await _within(host.cfg.timeout_s, asyncio.get_running_loop().run_in_executor(host.executor, run))
+    except TextsiftError as e:
+        # A missing optional dependency is the server's gap, anything else the request's.
+        status, code = (501, "explain_unavailable") if isinstance(e, MissingExtraError) else (400, "explain_failed")
+        raise ApiError(status, code, str(e)) from None
+    return {"model": host.ref, "explanation": result.to_dict(),
+            "latency_ms": round((time.perf_counter() - start) * 1000, 3)}
+
+
+@router.get("/v1/models", responses=ERRORS, dependencies=[Depends(authorize)])
+async def models(request: Request) -> dict[str, Any]:
+    """The served model: name, version, labels, training facts, metrics, limits, and whether /v1/explain works."""
+    host = _host(request)
+    host.ready_batcher()
+    cfg = host.cfg
+    return {"models": [{**host.info, "explain": _can_explain(host),
+                        "limits": {"max_texts": cfg.max_texts, "max_chars": cfg.max_chars,
+                                   "max_body_bytes": cfg.max_body_bytes, "max_batch": cfg.max_batch}}]}
+
+
+@router.get("/healthz")
+async def healthz(request: Request) -> Any:
+    """Liveness: the process answers. 503 only when the model failed to load."""
+    host = _host(request)
+    if host.state == "failed":
+        return _error(host.not_ready_error(ApiError))
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"model": ErrorResponse}})
+async def readyz(request: Request) -> Any:
+    """Readiness: 200 once the model is loaded and warm, 503 before that and while shutting down."""
+    host = _host(request)
+    if host.state != "ready":
+        return _error(host.not_ready_error(ApiError))
+    return {"status": "ready", "model": host.ref}
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Prometheus text format: requests by endpoint and status, latency, batch sizes, errors."""
+    return Response(generate_latest(_host(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/", include_in_schema=False)
+@router.get("/playground.js", include_in_schema=False)
+@router.get("/playground.css", include_in_schema=False)
+async def playground(request: Request) -> Response:
+    name, media_type = STATIC[request.url.path]
+    return Response(_static(name), media_type=media_type, headers=PAGE_HEADERS)
+
+
+def check_texts(texts: list[str], max_texts: int, max_chars: int) -> None:
+    """422 with a precise code for requests over the limits or with blank texts."""
+    if not texts:
+        raise ApiError(422, "no_texts", "'texts' is empty; send at least one text")
+    if len(texts) > max_texts:
+        raise ApiError(422, "too_many_texts", f"{len(texts)} texts in one request; the limit is {max_texts}")
+    for i, text in enumerate(texts):
+        if not text.strip():
+            raise ApiError(422, "empty_text", f"text {i} is empty")
+        if len(text) > max_chars:
+            raise ApiError(422, "text_too_long", f"text {i} has {len(text)} characters; the limit is {max_chars}")
+        if not text.isascii():
+            try:  # JSON can carry lone surrogates ("\ud800"), which the tokenizer cannot take
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ApiError(422, "invalid_text", f"text {i} is not valid Unicode (lone surrogate)") from None
+
+
+async def _within(seconds: float, work: Awaitable[T]) -> T:
+    try:
+        return await asyncio.wait_for(work, seconds)
+    except TimeoutError:
+        raise ApiError(504, "timeout", f"no answer within {seconds:g} s; the server is busy, retry later") from None
+
+
+def _host(request: Request) -> ModelHost:
+    return request.app.state.host
+
+
+def _error(e: ApiError) -> JSONResponse:
+    return error_response(e.status, e.code, e.message, e.headers)
+
+
+def _can_explain(host: ModelHost) -> bool:
+    # Captum is the optional part; ONNX folders have no gradients to integrate.
+    return importlib.util.find_spec("captum") is not None and getattr(host.classifier, "explainable", False)
+
+
+@functools.cache
+def _static(name: str) -> bytes:
+    return resources.files("textsift.serving").joinpath("static", name).read_bytes()

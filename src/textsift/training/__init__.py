@@ -1,0 +1,1 @@
+"""Training: the one loop, its checkpoints, and the strategies and verbs (train, distill) that plug into it."""

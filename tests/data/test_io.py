@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from textsift.data.checks import check_training_table, warn_duplicates
+from textsift.data.io import read_lines, read_table
+from textsift.data.labels import LabelMap
+from textsift.errors import DataError
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_csv_tsv_and_jsonl_read_the_same_rows(tmp_path: Path) -> None:
+    rows = [("good film", "pos"), ("bad, really bad", "neg")]
+    csv = write(tmp_path / "a.csv", 'text,label\ngood film,pos\n"bad, really bad",neg\n')
+    tsv = write(tmp_path / "a.tsv", "text\tlabel\ngood film\tpos\nbad, really bad\tneg\n")
+    jsonl = write(tmp_path / "a.jsonl", "".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in rows))
+    for path in (csv, tsv, jsonl):
+        table = read_table(path)
+        assert list(zip(table.texts, table.labels, strict=True)) == rows
+
+
+def test_parquet_is_read(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"text": ["a", "b"], "label": [1, 0]}), tmp_path / "a.parquet")
+    assert read_table(tmp_path / "a.parquet").labels == ["1", "0"]
+
+
+def test_line_numbers_point_at_the_file_lines(tmp_path: Path) -> None:
+    table = read_table(write(tmp_path / "a.csv", 'text,label\n"two\nlines",pos\nthird,neg\n'))
+    assert table.lines == [3, 4]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("review,label\nfine,pos\n", "a.csv:1: no column 'text' (columns: review, label); rename the column or pass"),
+        ("text,label\nfine,pos\n  ,neg\n", "a.csv:3: empty text in column 'text'"),
+        ("text,label\nfine,pos\nok,\n", "a.csv:3: missing label in column 'label'"),
+        ("text,label\nfine,pos,extra\n", "a.csv:2: 3 fields but the header has 2; quote texts"),
+        ("", "a.csv: empty file"),
+        ("text,label\n", "a.csv: no rows"),
+    ],
+)
+def test_bad_csv_names_file_line_and_fix(tmp_path: Path, content: str, message: str) -> None:
+    with pytest.raises(DataError) as err:
+        read_table(write(tmp_path / "a.csv", content))
+    where, problem = message.split(": ", 1)
+    assert str(err.value).startswith(str(tmp_path / where)) and problem in str(err.value)
+
+
+def test_invalid_jsonl_line_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"a.jsonl:2: invalid JSON"):
+        read_table(write(tmp_path / "a.jsonl", '{"text": "a", "label": "x"}\n{"text": \n'))
+
+
+def test_missing_file_and_unknown_type_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="file not found"):
+        read_table(tmp_path / "nope.csv")
+    with pytest.raises(DataError, match="unknown file type '.xlsx'"):
+        read_table(write(tmp_path / "a.xlsx", "x"))
+
+
+def test_non_utf8_file_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_bytes("text,label\ncaf\xe9,pos\n".encode("latin-1"))
+    with pytest.raises(DataError, match="not UTF-8"):
+        read_table(tmp_path / "a.csv")
+
+
+def test_one_class_is_refused(tmp_path: Path) -> None:
+    table = read_table(write(tmp_path / "a.csv", "text,label\na,pos\nb,pos\n"))
+    with pytest.raises(DataError, match="only one class"):
+        check_training_table(table)
+
+
+def test_unknown_label_names_its_line(tmp_path: Path) -> None:
+    train = read_table(write(tmp_path / "train.csv", "text,label\na,pos\nb,neg\n"))
+    test = read_table(write(tmp_path / "test.csv", "text,label\nc,pos\nd,meh\n"))
+    with pytest.raises(DataError, match=r"test.csv:3: label 'meh' was not in the training data"):
+        LabelMap.from_labels(train.labels).encode(test)
+
+
+def test_duplicates_across_train_and_test_are_warned(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    train = read_table(write(tmp_path / "train.csv", "text,label\nsame text,pos\nb,neg\n"))
+    test = read_table(write(tmp_path / "test.csv", "text,label\nother,pos\nSame text,pos\n"))
+    with caplog.at_level(logging.WARNING, logger="textsift"):
+        assert warn_duplicates(train, test) == 1
+    assert "test.csv:3 = " in caplog.text and "train.csv:2" in caplog.text
+
+
+def test_integer_labels_sort_numerically() -> None:
+    assert LabelMap.from_labels(["10", "2", "1"]).names == ["1", "2", "10"]
+
+
+def test_blank_stdin_line_is_an_error() -> None:
+    assert read_lines(iter(["a\n", "b\n"])) == ["a", "b"]
+    with pytest.raises(DataError, match="<stdin>:2: empty line"):
+        read_lines(iter(["a\n", "\n"]))

@@ -1,0 +1,127 @@
+"""End to end against a real `textsift serve` process: the playground in headless Chromium, graceful shutdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.serving.helpers import running_server
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+def chrome_paths() -> tuple[str, str]:
+    """Debian's chromium and chromedriver; CI installs them, elsewhere the test skips without them."""
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if browser and driver:
+        return browser, driver
+    message = "chromium and chromedriver are needed (apt-get install chromium chromium-driver)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def server(full_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with running_server(full_model, log, "--explain-steps", "4") as (url, _):
+        yield url
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    binary, driver_path = chrome_paths()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1000,1200"):
+        options.add_argument(flag)
+    # An explicit Service path: selenium-manager never runs, so nothing is downloaded.
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def classify_in_page(driver: Any, url: str, text: str, explain: bool = False) -> str:
+    """Open the playground, type `text`, submit with the button; the label once it is shown."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url + "/")
+    WebDriverWait(driver, 30).until(lambda d: "version" in d.find_element(By.ID, "model-name").text)
+    driver.find_element(By.ID, "text").send_keys(text)
+    if explain:
+        driver.find_element(By.ID, "explain").click()
+    driver.find_element(By.ID, "submit").click()
+    return WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "result-label").text)
+
+
+def test_playground_shows_the_predicted_label(server: str, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    label = classify_in_page(browser, server, "a gripping, beautifully acted story")
+    bars = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#bars li")]
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "playground.png"))
+    assert label == "positive"
+    assert len(bars) == 2 and bars[0].startswith("positive") and bars[0].endswith("%")
+
+
+def test_playground_highlights_words_when_explain_is_on(server: str, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    classify_in_page(browser, server, "a gripping, beautifully acted story", explain=True)
+    WebDriverWait(browser, 60).until(lambda d: d.find_element(By.ID, "highlights").is_displayed())
+    words = [span.text for span in browser.find_elements(By.CSS_SELECTOR, "#words span")]
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "playground-explain.png"))
+    assert "gripping," in words or "gripping" in words
+
+
+def test_sigterm_lets_the_request_in_flight_finish(full_model: Path, tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    with running_server(full_model, log) as (url, process):
+        # Half a body keeps the request inside the server while SIGTERM arrives; the rest follows after it.
+        body = json.dumps({"text": "a fine film"}).encode()
+        with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=60) as conn:
+            conn.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body[:5]))
+            wait_in_flight(url)
+            process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while "Shutting down" not in log.read_text():
+                assert time.monotonic() < deadline, "the server never started shutting down"
+                time.sleep(0.05)
+            conn.sendall(body[5:])
+            response = b"".join(iter(lambda: conn.recv(65536), b""))
+        # uvicorn re-raises the signal once shut down, so the exit status still says SIGTERM.
+        assert process.wait(60) == -signal.SIGTERM
+    assert "Application shutdown complete" in log.read_text()
+    head, _, payload = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert json.loads(payload)["predictions"][0]["label"] in ("negative", "positive")
+
+
+def wait_in_flight(url: str, deadline_s: float = 30) -> None:
+    """Until /metrics shows one /v1/predict request being handled."""
+    line = 'textsift_requests_in_progress{endpoint="/v1/predict"} 1.0'
+    deadline = time.monotonic() + deadline_s
+    while line not in httpx.get(f"{url}/metrics", timeout=5).text:
+        assert time.monotonic() < deadline, "the request never reached the server"
+        time.sleep(0.01)
