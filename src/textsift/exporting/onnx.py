@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
+
 from textsift._optional import require
 from textsift.config import DataConfig, ExportConfig
 from textsift.data.io import Table, read_table
@@ -164,30 +166,33 @@ def _quiet() -> Iterator[None]:
             logger.setLevel(level)
 
 
-def to_onnx(model: Any, path: Path, opset: int) -> Path:
-    """Trace the torch model with dynamic batch and sequence axes into a single-file ONNX graph."""
-    import torch
+class LogitsOnly(torch.nn.Module):
+    """What the graph computes: exactly what textsift feeds (ids and mask) in, only the logits out."""
 
-    require("onnxscript", extra="onnx")  # the dynamo exporter translates through onnxscript
-    require("onnx", extra="onnx")
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
 
-    class Logits(torch.nn.Module):
-        # The graph takes exactly what textsift feeds (ids and mask) and returns only the logits.
-        def __init__(self, inner: torch.nn.Module) -> None:
-            super().__init__()
-            self.inner = inner
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
 
-    # Example of batch 2 and length 8 with one padded row, so neither axis is specialised to 1.
+def example_inputs() -> tuple[torch.Tensor, torch.Tensor]:
+    """Batch 2, length 8, one padded row: neither axis gets specialised to 1 when tracing."""
     input_ids = torch.full((2, 8), 101, dtype=torch.long)
     attention_mask = torch.ones((2, 8), dtype=torch.long)
     attention_mask[1, 5:] = 0
+    return input_ids, attention_mask
+
+
+def to_onnx(model: torch.nn.Module, path: Path, opset: int) -> Path:
+    """Trace the torch model with dynamic batch and sequence axes into a single-file ONNX graph."""
+    require("onnxscript", extra="onnx")  # the dynamo exporter translates through onnxscript
+    require("onnx", extra="onnx")
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     with torch.inference_mode(False), torch.no_grad():
         torch.onnx.export(
-            Logits(model).eval(), (input_ids, attention_mask), str(path), input_names=["input_ids", "attention_mask"],
+            LogitsOnly(model).eval(), example_inputs(), str(path), input_names=["input_ids", "attention_mask"],
             output_names=["logits"], opset_version=opset, dynamo=True, external_data=False, verbose=False,
             dynamic_shapes={"input_ids": {0: batch, 1: sequence}, "attention_mask": {0: batch, 1: sequence}},
         )
@@ -210,8 +215,9 @@ def optimise(src: Path, dst: Path) -> None:
     ort.InferenceSession(str(src), options, providers=["CPUExecutionProvider"])
 
 
-def quantise_int8(src: Path, dst: Path) -> None:
-    """Dynamic int8 quantisation: int8 weights, per output channel (per-tensor lost more accuracy on MiniLM)."""
+def quantise_int8(src: Path, dst: Path, *, per_channel: bool = True) -> None:
+    """Dynamic int8 quantisation: int8 weights, by default per output channel (per-tensor weights lost more
+    accuracy on MiniLM: benchmarks/export_choices.py)."""
     onnx = require("onnx", extra="onnx")
     quantization = require("onnxruntime.quantization", extra="onnx")
     # The exporter leaves intermediate shape annotations that ONNX shape inference then contradicts; drop them.
@@ -219,5 +225,6 @@ def quantise_int8(src: Path, dst: Path) -> None:
     del model.graph.value_info[:]
     plain = dst.with_suffix(".noshapes.onnx")
     onnx.save(model, str(plain))
-    quantization.quantize_dynamic(str(plain), str(dst), weight_type=quantization.QuantType.QInt8, per_channel=True)
+    quantization.quantize_dynamic(str(plain), str(dst), weight_type=quantization.QuantType.QInt8,
+                                  per_channel=per_channel)
     plain.unlink()

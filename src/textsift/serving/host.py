@@ -82,7 +82,7 @@ class ModelHost:
             self.state, self.problem = "failed", (str(e).strip().splitlines() or [type(e).__name__])[0]
             log.error("cannot serve %s: %s", self.folder, self.problem)
             return
-        # A full collection walks the ~0.4 M objects torch and transformers leave behind (160 ms on 2 cores, seen
+        # A full collection walks the ~0.4 M objects torch and transformers leave behind (181 ms on 2 cores, seen
         # as 230 ms p95 spikes under load); frozen objects are never scanned again.
         gc.collect()
         gc.freeze()

@@ -90,7 +90,7 @@ def fit(objective: Objective, cfg: LoopConfig, device: torch.device) -> RunState
     """Train for up to `cfg.max_epochs` epochs; `objective.save` keeps the best by validation score."""
     model = objective.model
     params = [p for p in model.parameters() if p.requires_grad]
-    # The fused kernel updates all tensors in one pass; on CPU it is ~8x faster per step than the default.
+    # The fused kernel updates all tensors in one pass: 6.7x faster per step on 2 CPU cores (optimizer_step.py).
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, fused=True)
     total_steps = math.ceil(len(objective.lengths) / cfg.batch_size) * cfg.max_epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
