@@ -15,7 +15,7 @@ from textsift.evaluation.calibrate import class_reliability, expected_calibratio
 from textsift.evaluation.evaluate import evaluate
 from textsift.inference.predictor import softmax
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = Path(__file__).parents[1] / "artifacts"  # tests/artifacts, ignored by git
 CHROMIUM = "/usr/bin/chromium"
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from tests.serving.helpers import running_server
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = Path(__file__).parents[1] / "artifacts"  # tests/artifacts, ignored by git
 
 
 def chrome_paths() -> tuple[str, str]:
