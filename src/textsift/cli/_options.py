@@ -15,12 +15,18 @@ import re
 import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypeGuard, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import typer
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ENTRY = re.compile(r"^    (\w+): (.*)$")
+
+# The positional arguments several commands share.
+ModelDir = Annotated[Path, typer.Argument(help="Model folder.")]
+TorchModelDir = Annotated[Path, typer.Argument(help="Model folder with torch weights (not an ONNX export).")]
+LabelledFile = Annotated[Path, typer.Argument(help="Labelled CSV, TSV, JSONL or Parquet file.")]
 
 
 @dataclass(frozen=True)

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
-import typer
-
-from textsift.cli._options import configured
+from textsift.cli._options import LabelledFile, ModelDir, configured
 from textsift.config import EvaluateConfig
 
 
 @configured()
 def evaluate(
-    model_dir: Annotated[Path, typer.Argument(help="Model folder.")],
-    data_file: Annotated[Path, typer.Argument(help="Labelled file.")],
+    model_dir: ModelDir,
+    data_file: LabelledFile,
     cfg: EvaluateConfig,
 ) -> None:
     """Accuracy, P/R/F1 per class and averaged, confusion matrix."""

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from textsift.cli._options import configured
+from textsift.cli._options import TorchModelDir, configured
 from textsift.config import ExplainConfig
 
 
 @configured()
 def explain(
-    model_dir: Annotated[Path, typer.Argument(help="Model folder (torch, not an ONNX export).")],
+    model_dir: TorchModelDir,
     text: Annotated[str, typer.Argument(help="The text to explain.")],
     cfg: ExplainConfig,
 ) -> None:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
-from typing import Annotated
 
 import typer
 
-from textsift.cli._options import configured
+from textsift.cli._options import TorchModelDir, configured
 from textsift.config import ExportConfig
 
 
 @configured()
 def export(
-    model_dir: Annotated[Path, typer.Argument(help="Torch model folder written by `textsift train`.")],
+    model_dir: TorchModelDir,
     cfg: ExportConfig,
 ) -> None:
     """Export a model folder to ONNX (fp32 or int8), checked against the torch model."""

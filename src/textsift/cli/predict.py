@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from textsift.cli._options import configured
+from textsift.cli._options import ModelDir, configured
 from textsift.config import PredictConfig
 
 
 @configured(skip=("label_column",))
 def predict(
-    model_dir: Annotated[Path, typer.Argument(help="Model folder.")],
+    model_dir: ModelDir,
     inputs: Annotated[Path | None, typer.Argument(help="CSV/TSV/JSONL/Parquet file; omit to read stdin lines.")] = None,
     *,
     cfg: PredictConfig,

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
-from typing import Annotated
 
 import typer
 
-from textsift.cli._options import configured
+from textsift.cli._options import LabelledFile, TorchModelDir, configured
 from textsift.config import ReportConfig
 
 
 @configured()
 def report(
-    model_dir: Annotated[Path, typer.Argument(help="Model folder (torch, not an ONNX export).")],
-    data_file: Annotated[Path, typer.Argument(help="Labelled file.")],
+    model_dir: TorchModelDir,
+    data_file: LabelledFile,
     cfg: ReportConfig,
 ) -> None:
     """An offline HTML report: metrics, calibration, length buckets, worst errors with attributions."""

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
-import typer
-
-from textsift.cli._options import configured
+from textsift.cli._options import ModelDir, configured
 from textsift.config import ServeConfig
 
 
 @configured(rename={"cors_origins": "cors_origin"})
 def serve(
-    model_dir: Annotated[Path, typer.Argument(help="Model folder.")],
+    model_dir: ModelDir,
     cfg: ServeConfig,
 ) -> None:
     """Serve a model over HTTP: /v1/predict, /v1/models, /metrics, a playground page at /."""
