@@ -6,6 +6,7 @@ defaults from them, and the resolved training config is saved with every model.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,11 +120,17 @@ class LoopConfig:
     data: DataConfig = field(default_factory=DataConfig)
 
     def __post_init__(self) -> None:
+        check_finite(self)
         self.train_file, self.out = Path(self.train_file), Path(self.out)
         if self.validation_file is not None:
             self.validation_file = Path(self.validation_file)
-        if self.batch_size < 1:
-            raise TextsiftError(f"batch_size must be at least 1, not {self.batch_size}")
+        for name in ("batch_size", "bucket_size", "patience"):
+            if (getattr(self, name) or 1) < 1:
+                raise TextsiftError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if (self.learning_rate or 0) < 0 or self.weight_decay < 0 or not 0 <= self.warmup_ratio <= 1:
+            raise TextsiftError("learning_rate and weight_decay must be >= 0 and warmup_ratio in [0, 1]")
+        if self.max_grad_norm <= 0:
+            raise TextsiftError(f"max_grad_norm must be > 0, not {self.max_grad_norm}")
         if not 0.0 < self.validation_split < 0.5:
             raise TextsiftError(f"validation_split must be in (0, 0.5), not {self.validation_split}")
         if self.num_threads <= 0:
@@ -268,6 +275,7 @@ class ServeConfig:
     explain_steps: int = 20
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.api_key_file is not None:
             self.api_key_file = Path(self.api_key_file)
         if not 0 <= self.port <= 65535:
@@ -396,6 +404,11 @@ class ExportConfig:
     opset: int = 18
     data: DataConfig = field(default_factory=DataConfig)
 
+    def __post_init__(self) -> None:
+        check_finite(self)
+        if self.tolerance <= 0:
+            raise TextsiftError(f"tolerance must be > 0, not {self.tolerance}")
+
 
 @dataclass
 class FetchConfig:
@@ -410,6 +423,15 @@ class FetchConfig:
     out: Path = Path("data")
     seed: int = 42
     limit: int | None = None
+
+
+def check_finite(cfg: Any) -> None:
+    """No NaN or infinity in a float setting: every comparison with NaN is false, so it would slip through the
+    range checks and turn up later as a hang or a silently wrong result."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise TextsiftError(f"{f.name} must be a finite number, not {value}")
 
 
 def to_jsonable(cfg: Any) -> dict[str, Any]:

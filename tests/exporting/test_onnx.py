@@ -16,6 +16,7 @@ from textsift.data.io import read_table
 from textsift.exporting import onnx as export_module
 from textsift.inference.onnx_backend import OnnxClassifier
 from textsift.modeling.card import ONNX_SNIPPET
+from textsift.modeling.settings import update_settings
 
 
 @pytest.fixture(scope="module")
@@ -90,10 +91,17 @@ def test_probabilities_use_the_folder_temperature(onnx_folder: Path) -> None:
     assert clf.predict_proba(texts) == pytest.approx(expected, abs=1e-6)
 
 
-def test_corrupt_onnx_file_gives_one_clear_line(onnx_folder: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("listed", "message"), [
+    (True, r"model.onnx: differs from the sha256 recorded in textsift.json"),
+    (False, r"model.onnx: cannot load the ONNX graph .*export it again"),
+])
+def test_corrupt_onnx_file_gives_one_clear_line(onnx_folder: Path, tmp_path: Path, listed: bool,
+                                                message: str) -> None:
     folder = copy_small_files(onnx_folder, tmp_path / "broken")
+    if not listed:
+        update_settings(folder, files={})  # as in a format-1 folder: only ONNX Runtime can tell
     (folder / "model.onnx").write_bytes(b"not a protobuf at all")
-    with pytest.raises(TextsiftError, match=r"model.onnx: cannot load the ONNX graph .*export it again") as info:
+    with pytest.raises(TextsiftError, match=message) as info:
         load(folder)
     assert len(str(info.value).splitlines()) == 1
 

@@ -9,6 +9,7 @@ import torch
 from tests.helpers import copy_model
 from textsift import TextsiftError, load
 from textsift.inference.torch_backend import resolve_device
+from textsift.modeling.settings import update_settings
 
 
 def test_model_folder_holds_hf_files_settings_metrics_and_card(full_model: Path) -> None:
@@ -68,8 +69,16 @@ def test_corrupt_settings_are_refused(full_model: Path, tmp_path: Path) -> None:
         load(folder)
 
 
-def test_corrupt_weights_are_refused(full_model: Path, tmp_path: Path) -> None:
+def test_corrupt_weights_are_refused_by_their_hash(full_model: Path, tmp_path: Path) -> None:
     folder = copy_model(full_model, tmp_path / "copy")
+    (folder / "model.safetensors").write_bytes(b"garbage" * 10)
+    with pytest.raises(TextsiftError, match=r"model.safetensors: differs from the sha256 recorded in textsift.json"):
+        load(folder)
+
+
+def test_corrupt_weights_without_a_file_list_are_refused_by_the_loader(full_model: Path, tmp_path: Path) -> None:
+    folder = copy_model(full_model, tmp_path / "copy")
+    update_settings(folder, files={})  # as in a format-1 folder, which lists no hashes
     (folder / "model.safetensors").write_bytes(b"garbage" * 10)
     with pytest.raises(TextsiftError, match="cannot load the model .*damaged"):
         load(folder)

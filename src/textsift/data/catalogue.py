@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from textsift import files
 from textsift.config import FetchConfig
 from textsift.errors import TextsiftError
 
@@ -90,8 +91,7 @@ def fetch(name: str, out: Path | str, *, seed: int = FetchConfig.seed,
     if limit is not None and limit < len(snippets):
         idx = _stratified_sample(labels, limit, seed)
         snippets, labels = [snippets[i] for i in idx], [labels[i] for i in idx]
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = files.writable_dir(out)
     paths = {}
     for split, idx in split_indices(labels, seed).items():
         paths[split] = out / f"{split}.csv"
@@ -160,7 +160,7 @@ def _polarity(valence: float) -> str:
 
 
 def _write_csv(path: Path, snippets: list[Snippet]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with files.replacing(path, newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["text", "label", "valence", "source_id"])
         for s in snippets:

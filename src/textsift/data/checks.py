@@ -24,9 +24,17 @@ def read_training_data(cfg: LoopConfig) -> tuple[Table, Table]:
     from sklearn.model_selection import train_test_split
 
     idx = list(range(len(train_table)))
-    keep, held = train_test_split(
-        idx, test_size=cfg.validation_split, random_state=cfg.seed, stratify=train_table.labels
-    )
+    try:
+        keep, held = train_test_split(
+            idx, test_size=cfg.validation_split, random_state=cfg.seed, stratify=train_table.labels
+        )
+    except ValueError:  # a class too small to appear on both sides, or fewer held-out rows than classes
+        smallest = min(Counter(train_table.labels or []).values())
+        raise DataError(
+            train_table.path, None,
+            f"too few rows to hold out a stratified {cfg.validation_split:.0%} validation split ({len(idx)} rows, "
+            f"smallest class {smallest})", "pass --validation with a labelled file, or add rows",
+        ) from None
     log.info("no validation file: holding out %d of %d training rows (stratified)", len(held), len(idx))
     return train_table.subset(sorted(keep)), train_table.subset(sorted(held))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,10 @@ from textsift.config import DataConfig
 from textsift.errors import DataError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+# How spreadsheets, pandas and JSON exports spell a missing cell; a label spelled so is missing, never a class.
+MISSING_LABELS = {"", "nan", "none", "null", "na", "n/a", "<na>", "#n/a"}
+# csv's default 128 KiB field limit would reject long documents as "malformed"; this bounds one field instead.
+FIELD_LIMIT = 64 * 1024 * 1024
 
 
 @dataclass
@@ -66,20 +71,30 @@ def read_table(path: Path | str, cfg: DataConfig | None = None, *, require_label
     wanted = [cfg.text_column] + ([cfg.label_column] if require_labels else [])
     texts, labels, lines = [], [], []
     for line, row in _rows(path, fmt, wanted):
-        text = row.get(cfg.text_column)
-        if text is None or not str(text).strip():
+        text = _cell(row.get(cfg.text_column))
+        if text is None:
             raise DataError(path, line, f"empty text in column {cfg.text_column!r}", "fill it in or remove the row")
         if require_labels:
-            label = row.get(cfg.label_column)
-            if label is None or str(label).strip() == "":
-                problem = f"missing label in column {cfg.label_column!r}"
+            raw = row.get(cfg.label_column)
+            label = _cell(raw)
+            if label is None or label.strip().lower() in MISSING_LABELS:
+                shown = f" ({raw!r})" if label is not None or isinstance(raw, float) else ""
+                problem = f"missing label{shown} in column {cfg.label_column!r}"
                 raise DataError(path, line, problem, "label it or remove the row")
-            labels.append(str(label).strip())
-        texts.append(str(text))
+            labels.append(label.strip())
+        texts.append(text)
         lines.append(line)
     if not texts:
         raise DataError(path, None, "no rows", "the file has a header but no data")
     return Table(path, texts, labels if require_labels else None, lines)
+
+
+def _cell(value: Any) -> str | None:
+    """A cell as text, or None when it holds nothing (absent, null, a float NaN, or only whitespace)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value)
+    return text if text.strip() else None
 
 
 def read_lines(stream: Iterator[str]) -> list[str]:
@@ -103,6 +118,7 @@ def _rows(path: Path, fmt: str, wanted: list[str]) -> Iterator[tuple[int, dict[s
 
 
 def _delimited_rows(path: Path, delimiter: str, wanted: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f, delimiter=delimiter)
         try:
@@ -125,31 +141,45 @@ def _delimited_rows(path: Path, delimiter: str, wanted: list[str]) -> Iterator[t
         except UnicodeDecodeError:
             raise DataError(path, reader.line_num + 1, "not UTF-8 text", "re-save the file as UTF-8") from None
         except csv.Error as e:
+            if "field larger than field limit" in str(e):
+                raise DataError(path, reader.line_num, f"a field over {FIELD_LIMIT // 2**20} MiB",
+                                "split the text or check for an unclosed quote") from None
             raise DataError(path, reader.line_num, f"malformed row ({e})", "fix the quoting") from None
 
 
 def _jsonl_rows(path: Path, wanted: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(path, n, f"invalid JSON ({e.msg})", "write one JSON object per line") from None
-            if not isinstance(row, dict):
-                raise DataError(path, n, "not a JSON object", "write one JSON object per line")
-            missing = [c for c in wanted if c not in row]
-            if missing:
-                raise DataError(path, n, f"no key {missing[0]!r} (keys: {', '.join(row)})", _column_hint(missing[0]))
-            yield n, row
+        n = 0
+        try:
+            for n, line in enumerate(f, start=1):
+                if line.strip():
+                    yield n, _json_row(path, n, line, wanted)
+        except UnicodeDecodeError:
+            raise DataError(path, n + 1, "not UTF-8 text", "re-save the file as UTF-8 JSON lines") from None
+
+
+def _json_row(path: Path, n: int, line: str, wanted: list[str]) -> dict[str, Any]:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DataError(path, n, f"invalid JSON ({e.msg})", "write one JSON object per line") from None
+    if not isinstance(row, dict):
+        raise DataError(path, n, "not a JSON object", "write one JSON object per line")
+    missing = [c for c in wanted if c not in row]
+    if missing:
+        raise DataError(path, n, f"no key {missing[0]!r} (keys: {', '.join(row)})", _column_hint(missing[0]))
+    return row
 
 
 def _parquet_rows(path: Path, wanted: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     from textsift._optional import require
 
     pq = require("pyarrow.parquet", extra="parquet")
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a damaged file; one line says it
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise DataError(path, None, f"not a readable Parquet file ({first[:160]})", "write it again") from None
     _check_columns(path, table.column_names, wanted)
     yield from enumerate(table.to_pylist(), start=1)
 

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from textsift import files
 from textsift.config import DataConfig, EvaluateConfig
 from textsift.data.checks import warn_duplicates
 from textsift.data.io import Table, read_table
@@ -32,16 +33,16 @@ def evaluate(
 
     `out` defaults to `<model_dir>/eval/<data file stem>/`; the options are those of `EvaluateConfig`.
     """
+    out = Path(out) if out is not None else Path(model_dir) / "eval" / Path(data_file).stem
     classifier = load(model_dir, device)
     table = read_table(data_file, data)
+    files.writable_dir(out)
     warn_if_seen_in_training(classifier.settings, table)
     y_true = LabelMap(classifier.labels).encode(table)
     y_pred = classifier.predict_proba(table.texts, batch_size).argmax(axis=1)
     metrics = compute_metrics(y_true, y_pred, classifier.labels)
     metrics["data_file"] = str(data_file)
-    out = Path(out) if out is not None else Path(model_dir) / "eval" / Path(data_file).stem
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    files.write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     plot_confusion_matrix(metrics, out / "confusion_matrix.png")
     print_metrics(metrics)
     log.info("wrote %s and %s", out / "metrics.json", out / "confusion_matrix.png")

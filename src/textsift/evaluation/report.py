@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from textsift import files
 from textsift.config import DataConfig, ReportConfig
 from textsift.data.io import Table, read_table
 from textsift.data.labels import LabelMap
@@ -51,13 +52,12 @@ def report(
     """
     if fit_temperature and validation is None:
         raise TextsiftError("--fit-temperature needs --validation: a labelled file not used for training")
-    model_dir, out = Path(model_dir), Path(out)
+    model_dir, out = Path(model_dir), files.writable_dir(out)
     classifier = torch_classifier(model_dir)
     labels = LabelMap(classifier.labels)
     table = read_table(data_file, data)
     y = np.array(labels.encode(table))
     logits = classifier.logits(table.texts, batch_size)
-    out.mkdir(parents=True, exist_ok=True)
     temperature, fitted = classifier.settings.temperature, None
     if validation is not None and fit_temperature:
         temperature, fitted = _fit_temperature(classifier, model_dir, read_table(validation, data), bins, batch_size)
@@ -76,12 +76,11 @@ def report(
 
     summary = {"metrics": metrics, "calibration": calibration, "length_buckets": lengths, "deletion_test": deletion,
                "worst_errors": [{**r, "explanation": r["explanation"].to_dict()} for r in worst]}
-    (out / "report.json").write_text(json.dumps(summary, indent=2) + "\n")
-    page = out / "index.html"
-    page.write_text(render_template(
+    files.write_text(out / "report.json", json.dumps(summary, indent=2) + "\n")
+    page = files.write_text(out / "index.html", render_template(
         "report.html.j2", model_dir=str(model_dir), metrics=metrics, calibration=calibration, lengths=lengths,
         deletion=deletion, worst=worst, steps=steps,
-    ), encoding="utf-8")
+    ))
     log.info("report written to %s", page)
     return page
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textsift import files
 from textsift._optional import require
 from textsift.explanation.attribution import Explanation
 
@@ -70,7 +71,5 @@ def render_template(name: str, **context: Any) -> str:
 
 def write_html(explanations: list[Explanation], path: Path | str) -> Path:
     """A standalone HTML heat-map of the explanations (no scripts, no network)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_template("explain.html.j2", explanations=explanations), encoding="utf-8")
-    return path
+    path = files.writable_file(path, "--html")
+    return files.write_text(path, render_template("explain.html.j2", explanations=explanations))

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import torch
 
+from textsift import files
 from textsift._optional import require
 from textsift.config import DataConfig, ExportConfig
 from textsift.data.io import Table, read_table
@@ -30,6 +31,7 @@ from textsift.exporting.parity import BUILTIN_TEXTS, PARITY_SAMPLE, accuracy_cha
 from textsift.inference.load import load
 from textsift.inference.onnx_backend import ONNX_FILE
 from textsift.inference.torch_backend import Classifier
+from textsift.modeling import integrity
 from textsift.modeling.card import write_card
 from textsift.modeling.settings import OnnxFacts, update_settings, write_settings
 
@@ -59,8 +61,11 @@ def export(
     if quantize not in (None, "int8"):
         raise TextsiftError(f"unknown quantisation {quantize!r}; use int8 or leave it out")
     model_dir, out = Path(model_dir), Path(out)
+    if out.exists() and not out.is_dir():
+        raise TextsiftError(f"{out}: is a file; pick another --out")
     if out.exists() and any(out.iterdir()):
         raise TextsiftError(f"{out}: already exists and is not empty; pick another --out or delete it")
+    files.writable_dir(out.parent)
     classifier = load(model_dir)
     if not isinstance(classifier, Classifier):
         raise TextsiftError(f"{model_dir}: already an ONNX folder; export from the torch model folder")
@@ -134,8 +139,9 @@ def write_folder_files(classifier: Classifier, stage: Path, model_dir: Path, qua
                     else "ORT_ENABLE_EXTENDED offline, ORT_ENABLE_ALL at load")
     facts = OnnxFacts(file=ONNX_FILE, opset=opset, inputs=["input_ids", "attention_mask"], outputs=["logits"],
                       optimisation=optimisation, pad_token_id=tokenizer.pad_token_id, pad_token=tokenizer.pad_token)
+    # The file list is the torch folder's until _record lists this folder's own files.
     settings = dataclasses.replace(classifier.settings, backend="onnx", quantize=quantize, source=str(model_dir),
-                                   onnx=facts)
+                                   onnx=facts, files={})
     write_settings(stage, settings)
     if (model_dir / "metrics.json").is_file():
         shutil.copy(model_dir / "metrics.json", stage / "metrics.json")
@@ -143,11 +149,11 @@ def write_folder_files(classifier: Classifier, stage: Path, model_dir: Path, qua
 
 def _record(stage: Path, report: dict[str, Any]) -> None:
     # The parity numbers travel with the folder: in textsift.json, metrics.json and the model card.
-    update_settings(stage, parity=report)
     path = stage / "metrics.json"
     metrics = json.loads(path.read_text()) if path.is_file() else {}
     metrics["export"] = report
-    path.write_text(json.dumps(metrics, indent=2) + "\n")
+    files.write_text(path, json.dumps(metrics, indent=2) + "\n")
+    update_settings(stage, parity=report, files=integrity.manifest(stage))
 
 
 @contextlib.contextmanager

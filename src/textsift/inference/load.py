@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from textsift.inference.predictor import Predictor
+from textsift.modeling.integrity import verify
 from textsift.modeling.settings import read_settings
 
 log = logging.getLogger("textsift")
@@ -19,6 +20,7 @@ def load(folder: Path | str, device: str = "cpu") -> Predictor:
     """
     folder = Path(folder)
     settings = read_settings(folder)
+    verify(folder, settings)  # whole, unaltered, and labelled as its weights were saved
     if settings.backend == "onnx":  # written by `textsift export`; same interface, ONNX Runtime inside
         from textsift.inference.onnx_backend import load_onnx
 

@@ -72,7 +72,16 @@ def load_onnx(folder: Path, settings: ModelSettings) -> OnnxClassifier:
         raise TextsiftError(
             f"{folder / ONNX_FILE}: cannot load the ONNX graph ({first[:200]}); the file is damaged, export it again"
         ) from None
-    tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+    try:
+        tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+    except Exception as e:  # noqa: BLE001 - the Rust tokenizer raises a bare Exception for a damaged file
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise TextsiftError(f"{folder / 'tokenizer.json'}: cannot be read ({first[:160]}); export the folder "
+                            "again") from None
+    width = session.get_outputs()[0].shape[-1]
+    if isinstance(width, int) and width != len(settings.labels):
+        raise TextsiftError(f"{folder / ONNX_FILE}: the graph gives {width} scores but textsift.json has "
+                            f"{len(settings.labels)} labels; export the folder again")
     tokenizer.no_padding()  # pad per length-sorted batch instead, see `data.batching.pad`
     tokenizer.enable_truncation(settings.max_length)
     return OnnxClassifier(session, tokenizer, settings)

@@ -10,6 +10,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from textsift import files
 from textsift.config import DataConfig, PredictConfig
 from textsift.data.io import read_lines, read_table
 from textsift.inference.load import load
@@ -31,6 +32,8 @@ def predict(
     Each row holds the text, the top label, its probability and the `top_k` most probable labels. Written to
     `out` (.csv or .jsonl) when given, else to stdout as JSON lines. The options are those of `PredictConfig`.
     """
+    if out is not None:
+        files.writable_file(out)  # before the inference, not after it
     classifier = load(model_dir, device)
     texts = read_lines(sys.stdin) if inputs is None else read_table(inputs, data, require_labels=False).texts
     proba = classifier.predict_proba(texts, batch_size)
@@ -39,7 +42,7 @@ def predict(
     if out is None:
         _write_jsonl(rows, sys.stdout)
     elif Path(out).suffix.lower() == ".jsonl":
-        with Path(out).open("w", encoding="utf-8") as f:
+        with files.replacing(out) as f:
             _write_jsonl(rows, f)
     else:
         _write_csv(rows, Path(out), classifier.labels, proba)
@@ -52,7 +55,7 @@ def _write_jsonl(rows: list[dict[str, Any]], f: IO[str]) -> None:
 
 
 def _write_csv(rows: list[dict[str, Any]], path: Path, labels: list[str], proba: np.ndarray) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with files.replacing(path, newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["text", "label", "score", *[f"p_{name}" for name in labels]])
         for row, p in zip(rows, proba, strict=True):

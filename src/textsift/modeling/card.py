@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from textsift.modeling.settings import ModelSettings, read_settings
+from textsift import files
+from textsift.modeling.settings import REMOTE_CODE_FILE, ModelSettings, read_settings
 
 # The torch-free way to run an exported folder; written into its model card, shown in the README, run by the tests.
 ONNX_SNIPPET = """\
@@ -71,9 +72,7 @@ def write_card(folder: Path) -> Path:
         "",
         *_LIMITS,
     ]
-    path = folder / "README.md"
-    path.write_text("\n".join(lines))
-    return path
+    return files.write_text(folder / "README.md", "\n".join(lines))
 
 
 def _metric_lines(metrics: dict[str, Any]) -> list[str]:
@@ -94,9 +93,16 @@ def _metric_lines(metrics: dict[str, Any]) -> list[str]:
 
 
 def _transformers_use(folder: Path, settings: ModelSettings) -> list[str]:
-    remote = ", trust_remote_code=True" if settings.pooling == "mean" else ""
-    return ["# or with plain transformers", "from transformers import pipeline",
-            f"pipeline('text-classification', model='{folder.name}'{remote})"]
+    if settings.pooling != "mean":
+        return ["# or with plain transformers", "from transformers import pipeline",
+                f"pipeline('text-classification', model='{folder.name}')"]
+    # trust_remote_code runs the folder's Python file: say which file textsift wrote, so a planted one shows.
+    code_hash = settings.files.get(REMOTE_CODE_FILE, "unknown")
+    return ["# or with plain transformers, which runs the folder's model code: first check that",
+            f"# sha256({REMOTE_CODE_FILE}) == {code_hash}",
+            "# (textsift.load refuses the folder when it differs; textsift itself never runs that file)",
+            "from transformers import pipeline",
+            f"pipeline('text-classification', model='{folder.name}', trust_remote_code=True)"]
 
 
 def _onnx_use(folder: Path, settings: ModelSettings) -> list[str]:

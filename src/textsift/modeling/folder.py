@@ -5,32 +5,52 @@ loads it with `trust_remote_code=True`; textsift itself never runs code from a f
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 
+from textsift import files
 from textsift.errors import TextsiftError
-from textsift.modeling import heads
-from textsift.modeling.settings import ModelSettings, write_settings
-
-REMOTE_CODE_FILE = "modeling_textsift.py"
+from textsift.modeling import heads, integrity
+from textsift.modeling.settings import REMOTE_CODE_FILE, ModelSettings, read_settings, write_settings
 
 
 def save_folder(model: PreTrainedModel, tokenizer: Any, settings: ModelSettings, folder: Path | str) -> Path:
-    """Write a folder that both textsift and plain transformers can load."""
+    """Write a folder that both textsift and plain transformers can load, never leaving it half-written.
+
+    Everything is written into a staging folder inside `folder` first; then each file is renamed into place and
+    textsift.json, listing every file's sha256, comes last. Until then the folder's previous contents stay
+    consistent with its previous textsift.json; a crash in between leaves files that `load` sees do not match.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    if settings.pooling == "mean":
-        model.config.auto_map = {
-            "AutoModelForSequenceClassification": f"{REMOTE_CODE_FILE[:-3]}.MeanPoolingForSequenceClassification"
-        }
-        _write_remote_code(folder, type(model.config).__name__)
-    model.save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
-    write_settings(folder, settings)
+    files.writable_dir(folder)
+    with tempfile.TemporaryDirectory(prefix=".saving-", dir=folder) as tmp:
+        stage = Path(tmp)
+        if settings.pooling == "mean":
+            model.config.auto_map = {
+                "AutoModelForSequenceClassification": f"{REMOTE_CODE_FILE[:-3]}.MeanPoolingForSequenceClassification"
+            }
+            _write_remote_code(stage, type(model.config).__name__)
+        model.save_pretrained(stage, safe_serialization=True)
+        tokenizer.save_pretrained(stage)
+        written = integrity.manifest(stage)
+        for name in written:
+            files.publish(stage / name, folder / name)
+    for stale in set(_listed_files(folder)) - set(written):  # e.g. the model code of an earlier mean-pooled run
+        (folder / stale).unlink(missing_ok=True)
+    write_settings(folder, dataclasses.replace(settings, files=written))
     return folder
+
+
+def _listed_files(folder: Path) -> dict[str, str]:
+    try:
+        return read_settings(folder).files
+    except TextsiftError:
+        return {}
 
 
 def load_weights(folder: Path, settings: ModelSettings) -> tuple[PreTrainedModel, Any]:
@@ -60,4 +80,4 @@ def _write_remote_code(folder: Path, config_class: str) -> None:
     source = inspect.getsource(heads)
     source += "\n\nimport transformers as _t  # noqa: E402\n\n"
     source += f"MeanPoolingForSequenceClassification.config_class = _t.{config_class}\n"
-    (folder / REMOTE_CODE_FILE).write_text(source)
+    files.write_text(folder / REMOTE_CODE_FILE, source)

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
+from textsift import files
 from textsift.config import DataConfig
 from textsift.data.io import Fingerprint
 from textsift.errors import TextsiftError
 
 SETTINGS_FILE = "textsift.json"
+REMOTE_CODE_FILE = "modeling_textsift.py"  # a mean-pooled folder's model class, for plain transformers
 FORMAT_VERSION = 2
 Backend = Literal["torch", "onnx"]
 TrainedBy = Literal["full", "head", "distill"]
@@ -59,6 +62,8 @@ class ModelSettings:
         source: The torch folder the graph was exported from (onnx only).
         onnx: How the graph is fed (onnx only).
         parity: The export's checks against the torch model (onnx only).
+        files: sha256 of every file written with these settings (weights, config, tokenizer, model code); `load`
+            refuses a folder whose files no longer match, so a half-written or altered folder is never used.
         extra: Keys this version does not know, kept so that rewriting the file loses nothing.
     """
 
@@ -79,6 +84,7 @@ class ModelSettings:
     source: str | None = None
     onnx: OnnxFacts | None = None
     parity: dict[str, Any] | None = None
+    files: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def data_columns(self) -> DataConfig:
@@ -121,8 +127,10 @@ class ModelSettings:
         for name, allowed in (("pooling", ("cls", "mean")), ("backend", get_args(Backend))):
             if getattr(self, name) not in allowed:
                 problems.append(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
-        if not isinstance(self.temperature, int | float) or not self.temperature > 0:
+        if not isinstance(self.temperature, int | float) or not 0 < self.temperature < math.inf:
             problems.append(f"temperature must be a positive number, not {self.temperature!r}")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.files.items()):
+            problems.append("files must map file names to sha256 hex digests")
         if problems:
             raise TextsiftError(f"{path}: {problems[0]}; restore it or train again")
 
@@ -156,10 +164,8 @@ def read_settings(folder: Path | str) -> ModelSettings:
 
 
 def write_settings(folder: Path | str, settings: ModelSettings) -> Path:
-    """Write textsift.json (current format) into a model folder."""
-    path = Path(folder) / SETTINGS_FILE
-    path.write_text(json.dumps(settings.to_json(), indent=2) + "\n", encoding="utf-8")
-    return path
+    """Write textsift.json (current format) into a model folder, atomically: it is the folder's commit point."""
+    return files.write_text(Path(folder) / SETTINGS_FILE, json.dumps(settings.to_json(), indent=2) + "\n")
 
 
 def update_settings(folder: Path | str, **changes: Any) -> ModelSettings:

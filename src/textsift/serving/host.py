@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textsift import files
 from textsift.config import ServeConfig
 from textsift.errors import TextsiftError
 from textsift.modeling.settings import ModelSettings
@@ -140,9 +141,11 @@ def describe_model(folder: Path, settings: ModelSettings) -> dict[str, Any]:
 
 def fingerprint(folder: Path) -> str:
     """First 12 hex digits of the sha256 of the weight files: changes exactly when the model does."""
+    weights = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.onnx")) or [folder / "textsift.json"]
+    if len(weights) == 1:
+        return files.sha256(weights[0])[:12]  # already hashed (and remembered) when the folder was verified
     digest = hashlib.sha256()
-    files = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.onnx")) or [folder / "textsift.json"]
-    for path in files:
+    for path in weights:
         with path.open("rb") as f:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)

@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import random
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ import torch
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from textsift import files
 from textsift.config import LoopConfig
 from textsift.data.batching import bucketed_batches
 from textsift.inference.torch_backend import resolve_device
@@ -70,8 +72,9 @@ class Objective:
 
 
 def prepare(cfg: LoopConfig) -> torch.device:
-    """Seed every generator, set the CPU threads and pick the device; call before building the model, whose
-    initialisation draws random numbers."""
+    """Check that the output folder can be written (before any costly work), seed every generator, set the CPU
+    threads and pick the device; call before building the model, whose initialisation draws random numbers."""
+    files.writable_dir(cfg.out)
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -94,7 +97,11 @@ def fit(objective: Objective, cfg: LoopConfig, device: torch.device) -> RunState
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, fused=True)
     total_steps = math.ceil(len(objective.lengths) / cfg.batch_size) * cfg.max_epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
-    state = load_checkpoint(cfg.out / CHECKPOINT, model, optimizer, scheduler) if cfg.resume else RunState()
+    if cfg.resume:
+        state = load_checkpoint(cfg.out / CHECKPOINT, model, optimizer, scheduler)
+    else:
+        state = RunState()
+        clear_earlier_run(cfg.out)
     writer = summary_writer(cfg.out)
     try:
         while state.epoch < cfg.max_epochs:  # validate_epoch counts the epochs, so a resumed run goes on from there
@@ -155,6 +162,15 @@ def validate_epoch(objective: Objective, state: RunState, writer: Any, loss: flo
     return patience is not None and state.bad_evals >= patience
 
 
+def clear_earlier_run(out: Path) -> None:
+    """A new run in a folder that held one drops that run's checkpoint and logs, so `--resume` can never pick up
+    a run other than this one. The earlier model stays until this run saves its first best epoch over it."""
+    for name in (CHECKPOINT, "runs"):
+        if (out / name).is_dir():
+            log.info("starting a new run in %s: removing the earlier run's %s/", out, name)
+            shutil.rmtree(out / name)
+
+
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     # Biases and LayerNorm weights are not decayed (standard BERT fine-tuning recipe).
     decay: list[torch.nn.Parameter] = []
@@ -180,5 +196,5 @@ def write_metrics(out: Path, state: RunState, seconds: float) -> None:
         "history": state.history,
         "train_seconds": round(seconds, 1),
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    files.write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_card(out)
