@@ -67,13 +67,9 @@ def _sha256(path: str, inode: int, size: int, mtime_ns: int) -> str:
 def writable_dir(path: Path | str, flag: str = "--out") -> Path:
     """Create `path` if needed and prove a file can be written there, or one line saying why not."""
     path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=path)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise TextsiftError(f"{path}: cannot write there ({e.strerror or e}); pass another {flag}") from None
+    problem = _cannot_write(path)
+    if problem:
+        raise TextsiftError(f"{path}: cannot write there ({problem}); pass another {flag}")
     return path
 
 
@@ -82,5 +78,18 @@ def writable_file(path: Path | str, flag: str = "--out") -> Path:
     path = Path(path)
     if path.is_dir():
         raise TextsiftError(f"{path}: is a folder, not a file; pass a file name to {flag}")
-    writable_dir(path.parent, flag)
+    problem = _cannot_write(path.parent)
+    if problem:
+        raise TextsiftError(f"{path}: cannot write there ({problem}); pass another {flag}")
     return path
+
+
+def _cannot_write(folder: Path) -> str | None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        return e.strerror or str(e)
+    return None

@@ -105,3 +105,48 @@ def test_blank_stdin_line_is_an_error() -> None:
     assert read_lines(iter(["a\n", "b\n"])) == ["a", "b"]
     with pytest.raises(DataError, match="<stdin>:2: empty line"):
         read_lines(iter(["a\n", "\n"]))
+
+
+@pytest.mark.parametrize("cell", ["NaN", "nan", "None", "null", "N/A", "  "])
+def test_a_missing_value_label_is_refused_not_made_a_class(tmp_path: Path, cell: str) -> None:
+    with pytest.raises(DataError, match=r"a.csv:3: missing label"):
+        read_table(write(tmp_path / "a.csv", f"text,label\ngood,pos\nbad,{cell}\n"))
+
+
+@pytest.mark.parametrize("value", ["NaN", "null"])
+def test_a_null_or_nan_label_in_jsonl_is_refused(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path / "a.jsonl", f'{{"text": "good", "label": "pos"}}\n{{"text": "bad", "label": {value}}}\n')
+    with pytest.raises(DataError, match=r"a.jsonl:2: missing label"):
+        read_table(path)
+
+
+def test_null_and_nan_labels_in_parquet_are_refused(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    for labels in (["pos", None], [1.0, float("nan")]):
+        pq.write_table(pa.table({"text": ["good", "bad"], "label": labels}), tmp_path / "a.parquet")
+        with pytest.raises(DataError, match=r"a.parquet:2: missing label"):
+            read_table(tmp_path / "a.parquet")
+
+
+def test_a_long_field_is_read_whole(tmp_path: Path) -> None:
+    text = "word " * 40_000  # 200 KB, over csv's default 128 KiB field limit
+    table = read_table(write(tmp_path / "a.csv", f'text,label\n"{text}",pos\n'))
+    assert table.texts == [text]
+
+
+def test_a_non_utf8_byte_is_reported_on_its_line(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_bytes(b'{"text": "a", "label": "x"}\n{"text": "b", "label": "y"}\n\xff\n')
+    with pytest.raises(DataError, match=r"a.jsonl:3: not UTF-8 text"):
+        read_table(tmp_path / "a.jsonl")
+
+
+def test_a_too_small_file_without_validation_asks_for_one(tmp_path: Path) -> None:
+    from textsift.config import LoopConfig
+    from textsift.data.checks import read_training_data
+
+    write(tmp_path / "t.csv", "text,label\ngood,pos\nfine,pos\nbad,neg\n")
+    with pytest.raises(DataError, match=r"t.csv: too few rows to hold out a stratified 10% validation split "
+                                        r"\(3 rows, smallest class 1\); pass --validation"):
+        read_training_data(LoopConfig(train_file=tmp_path / "t.csv", out=tmp_path / "m"))

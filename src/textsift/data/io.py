@@ -117,45 +117,45 @@ def _rows(path: Path, fmt: str, wanted: list[str]) -> Iterator[tuple[int, dict[s
         yield from _delimited_rows(path, "\t" if fmt == "tsv" else ",", wanted)
 
 
+def _text_lines(path: Path) -> Iterator[str]:
+    """The file's lines decoded one by one, so a byte that is not UTF-8 is reported on its own line."""
+    with path.open("rb") as f:
+        for n, raw in enumerate(f, start=1):
+            try:
+                yield raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise DataError(path, n, "not UTF-8 text", "re-save the file as UTF-8") from None
+
+
 def _delimited_rows(path: Path, delimiter: str, wanted: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise DataError(path, None, "empty file", "write a header line and one row per example") from None
-        except UnicodeDecodeError:
-            raise DataError(path, 1, "not UTF-8 text", "re-save the file as UTF-8") from None
-        _check_columns(path, header, wanted)
-        try:
-            for record in reader:
-                if not record or record == [""]:
-                    continue
-                if len(record) != len(header):
-                    raise DataError(
-                        path, reader.line_num, f"{len(record)} fields but the header has {len(header)}",
-                        "quote texts that contain the delimiter",
-                    )
-                yield reader.line_num, dict(zip(header, record, strict=True))
-        except UnicodeDecodeError:
-            raise DataError(path, reader.line_num + 1, "not UTF-8 text", "re-save the file as UTF-8") from None
-        except csv.Error as e:
-            if "field larger than field limit" in str(e):
-                raise DataError(path, reader.line_num, f"a field over {FIELD_LIMIT // 2**20} MiB",
-                                "split the text or check for an unclosed quote") from None
-            raise DataError(path, reader.line_num, f"malformed row ({e})", "fix the quoting") from None
+    reader = csv.reader(_text_lines(path), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DataError(path, None, "empty file", "write a header line and one row per example") from None
+    _check_columns(path, header, wanted)
+    try:
+        for record in reader:
+            if not record or record == [""]:
+                continue
+            if len(record) != len(header):
+                raise DataError(
+                    path, reader.line_num, f"{len(record)} fields but the header has {len(header)}",
+                    "quote texts that contain the delimiter",
+                )
+            yield reader.line_num, dict(zip(header, record, strict=True))
+    except csv.Error as e:
+        if "field larger than field limit" in str(e):
+            raise DataError(path, reader.line_num, f"a field over {FIELD_LIMIT // 2**20} MiB",
+                            "split the text or check for an unclosed quote") from None
+        raise DataError(path, reader.line_num, f"malformed row ({e})", "fix the quoting") from None
 
 
 def _jsonl_rows(path: Path, wanted: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as f:
-        n = 0
-        try:
-            for n, line in enumerate(f, start=1):
-                if line.strip():
-                    yield n, _json_row(path, n, line, wanted)
-        except UnicodeDecodeError:
-            raise DataError(path, n + 1, "not UTF-8 text", "re-save the file as UTF-8 JSON lines") from None
+    for n, line in enumerate(_text_lines(path), start=1):
+        if line.strip():
+            yield n, _json_row(path, n, line, wanted)
 
 
 def _json_row(path: Path, n: int, line: str, wanted: list[str]) -> dict[str, Any]:
