@@ -252,7 +252,12 @@ class ServeConfig:
         max_body_bytes: Larger request bodies get 413 before they are parsed.
         max_texts: Most texts in one request (422 too_many_texts beyond).
         max_chars: Most characters per text (422 text_too_long beyond); the model truncates tokens anyway.
-        timeout_s: A request still unanswered after this many seconds gets 504.
+        timeout_s: A request still unanswered after this many seconds gets 504; one that could not be answered in
+            time (from the measured cost of a text and what is queued) gets 503 with Retry-After at once.
+        max_queued_texts: Most texts waiting for the model; requests beyond get 503 with Retry-After.
+        max_connections: Most open connections; the server closes those beyond at once.
+        header_timeout_s: A connection that has not sent a whole request head within this many seconds is closed.
+        body_timeout_s: A request whose body has not fully arrived within this many seconds gets 408.
         cors_origins: Browser origins allowed to call the API; none keeps CORS off.
         top_k: Labels listed per text when the request does not say.
         explain_steps: Integration steps for /v1/explain when the request does not say.
@@ -270,6 +275,10 @@ class ServeConfig:
     max_texts: int = 64
     max_chars: int = 2000
     timeout_s: float = 10.0
+    max_queued_texts: int = 2048
+    max_connections: int = 256
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 10.0
     cors_origins: list[str] = field(default_factory=list)
     top_k: int = 1
     explain_steps: int = 20
@@ -280,13 +289,14 @@ class ServeConfig:
             self.api_key_file = Path(self.api_key_file)
         if not 0 <= self.port <= 65535:
             raise TextsiftError(f"port must be in 0..65535, not {self.port}")
-        for name in ("workers", "max_batch", "max_body_bytes", "max_texts", "max_chars", "top_k", "explain_steps"):
+        for name in ("workers", "max_batch", "max_body_bytes", "max_texts", "max_chars", "top_k", "explain_steps",
+                     "max_queued_texts", "max_connections"):
             if getattr(self, name) < 1:
                 raise TextsiftError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.forward_batch is not None and self.forward_batch < 1:
             raise TextsiftError(f"forward_batch must be at least 1, not {self.forward_batch}")
-        if self.max_wait_ms < 0 or self.timeout_s <= 0:
-            raise TextsiftError("max_wait_ms must be >= 0 and timeout_s > 0")
+        if self.max_wait_ms < 0 or min(self.timeout_s, self.header_timeout_s, self.body_timeout_s) <= 0:
+            raise TextsiftError("max_wait_ms must be >= 0 and timeout_s, header_timeout_s, body_timeout_s > 0")
 
 
 @dataclass

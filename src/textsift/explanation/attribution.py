@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,10 @@ from textsift.modeling.settings import read_settings
 
 # Time grows linearly with steps and with length; BENCHMARKS.md ("Explain") measures both and the error |delta|.
 DEFAULT_STEPS = ExplainConfig.steps
+
+
+class Cancelled(Exception):
+    """An explanation stopped part-way because its caller asked (a timeout, a client gone, a shutdown)."""
 
 
 @dataclass
@@ -55,7 +60,8 @@ class Explanation:
 
 
 def explain(
-    model: Classifier | Path | str, text: str, *, steps: int = DEFAULT_STEPS, target: str | None = ExplainConfig.target
+    model: Classifier | Path | str, text: str, *, steps: int = DEFAULT_STEPS, target: str | None = ExplainConfig.target,
+    stop: Callable[[], bool] | None = None, chunk: int | None = None,
 ) -> Explanation:
     """Attribute the prediction for `text` (or the class `target`) to its words.
 
@@ -64,6 +70,8 @@ def explain(
         text: the text to explain; only its first `max_length` tokens are seen by the model.
         steps: integration steps; more steps shrink `delta` and cost proportionally more time.
         target: class name to explain; default the predicted class.
+        stop: asked before each chunk of steps; when it returns True the work ends with `Cancelled`.
+        chunk: integration steps per forward pass (default all at once); with `stop`, how often it is asked.
     """
     classifier = torch_classifier(model)
     if steps < 1:
@@ -81,7 +89,7 @@ def explain(
     probs = softmax(logits[:1], classifier.settings.temperature)[0]
     t = _target_index(classifier, target, int(probs.argmax()))
 
-    token_scores, delta = _integrate(classifier, ids, base, t, steps)
+    token_scores, delta = _integrate(classifier, ids, base, t, steps, stop, chunk)
     spans, scores = words_from_pieces(word_ids, [enc.word_to_chars(w) for w in range(_n_words(word_ids))],
                                       token_scores)
     return Explanation(
@@ -91,8 +99,8 @@ def explain(
     )
 
 
-def _integrate(classifier: Classifier, ids: list[int], base: list[int], target: int,
-               steps: int) -> tuple[np.ndarray, float]:
+def _integrate(classifier: Classifier, ids: list[int], base: list[int], target: int, steps: int,
+               stop: Callable[[], bool] | None = None, chunk: int | None = None) -> tuple[np.ndarray, float]:
     """Per-token Layer IG attributions (summed over the embedding dimension) and Captum's convergence delta."""
     from captum.attr import LayerIntegratedGradients
 
@@ -100,6 +108,8 @@ def _integrate(classifier: Classifier, ids: list[int], base: list[int], target: 
     device = classifier.device
 
     def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if stop is not None and stop():  # Captum calls this once per chunk of steps
+            raise Cancelled("the explanation was cancelled")
         return model(input_ids=input_ids, attention_mask=attention_mask).logits
 
     # The baseline keeps the attention mask of the input: pads are attended, so only word identity changes.
@@ -107,6 +117,7 @@ def _integrate(classifier: Classifier, ids: list[int], base: list[int], target: 
     attributions, delta = LayerIntegratedGradients(forward, model.get_input_embeddings()).attribute(
         input_ids, baselines=torch.tensor([base], device=device), target=target,
         additional_forward_args=(torch.ones_like(input_ids),), n_steps=steps, return_convergence_delta=True,
+        internal_batch_size=chunk,
     )
     return attributions.sum(-1)[0].detach().float().cpu().numpy(), float(delta.item())
 

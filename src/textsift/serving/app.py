@@ -35,8 +35,11 @@ def serve(model_dir: Path | str, cfg: ServeConfig | None = None) -> None:
     folder = Path(model_dir)
     read_settings(folder)  # a missing or foreign folder stops here with one line, before any port is bound
     read_api_key(cfg.api_key_file)
+    guard_connections(cfg)
+    # The grace period covers the slowest request still allowed (its timeout); explanations are cancelled.
     options: dict[str, Any] = dict(host=cfg.host, port=cfg.port, access_log=False, log_level="info",
-                                   timeout_graceful_shutdown=math.ceil(cfg.timeout_s) + 1)
+                                   timeout_graceful_shutdown=math.ceil(cfg.timeout_s) + 1,
+                                   http="textsift.serving.connections:GuardedH11Protocol")
     if cfg.workers == 1:
         uvicorn.run(create_app(folder, cfg), **options)
         return
@@ -68,7 +71,7 @@ def create_app(model_dir: Path | str, cfg: ServeConfig | None = None, *, classif
     app.include_router(router)
     install_error_handlers(app, metrics)
     # Added innermost first: Observe sees every response (413s included), CORS headers reach error responses too.
-    app.add_middleware(BodyGuard, limit=cfg.max_body_bytes, metrics=metrics)
+    app.add_middleware(BodyGuard, limit=cfg.max_body_bytes, metrics=metrics, timeout_s=cfg.body_timeout_s)
     if cfg.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cfg.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["authorization", "content-type"])
@@ -77,10 +80,19 @@ def create_app(model_dir: Path | str, cfg: ServeConfig | None = None, *, classif
     return app
 
 
+def guard_connections(cfg: ServeConfig) -> None:
+    """Give the connection protocol this server's limits (class attributes, so worker processes get them too)."""
+    from textsift.serving.connections import GuardedH11Protocol
+
+    GuardedH11Protocol.max_connections = cfg.max_connections
+    GuardedH11Protocol.header_timeout_s = cfg.header_timeout_s
+
+
 def app_from_env() -> FastAPI:
     """App factory for uvicorn worker processes (`--workers` > 1)."""
     spec = json.loads(os.environ[_ENV])
     cfg = ServeConfig(**spec["cfg"])
+    guard_connections(cfg)
     if read_settings(spec["model_dir"]).backend == "torch":
         import torch
 

@@ -7,6 +7,7 @@ import gc
 import hashlib
 import json
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,6 +18,7 @@ from textsift import files
 from textsift.config import ServeConfig
 from textsift.errors import TextsiftError
 from textsift.modeling.settings import ModelSettings
+from textsift.serving.explainer import Explainer
 from textsift.serving.microbatch import MicroBatcher
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ class ModelHost:
     info: dict[str, Any] = field(default_factory=dict)
     state: str = "loading"  # loading -> ready -> draining, or loading -> failed
     problem: str = ""
+    explainer: Explainer | None = None  # made on the first /v1/explain
 
     @property
     def ref(self) -> dict[str, str]:
@@ -78,7 +81,8 @@ class ModelHost:
         # Fresh per lifespan, so an app can be started again after a shutdown (test clients do that).
         self.state, self.executor = "loading", ThreadPoolExecutor(1, thread_name_prefix="textsift-model")
         try:
-            self.classifier, self.info = await asyncio.get_running_loop().run_in_executor(self.executor, self._load)
+            self.classifier, self.info, per_text = await asyncio.get_running_loop().run_in_executor(self.executor,
+                                                                                                     self._load)
         except Exception as e:  # noqa: BLE001 - reported by /readyz and the log; the process stays up for probes
             self.state, self.problem = "failed", (str(e).strip().splitlines() or [type(e).__name__])[0]
             log.error("cannot serve %s: %s", self.folder, self.problem)
@@ -90,35 +94,52 @@ class ModelHost:
         wait_s = self.cfg.max_wait_ms / 1000 if self.cfg.max_batch > 1 else 0.0
         self.batcher = MicroBatcher(partial(self.classifier.predict_proba, batch_size=self.forward_batch),
                                     self.executor, max_batch=self.cfg.max_batch, max_wait_s=wait_s,
-                                    on_batch=self.metrics.observe_batch)
+                                    on_batch=self.metrics.observe_batch, max_queued_texts=self.cfg.max_queued_texts,
+                                    seconds_per_text=per_text)
         self.batcher.start()
         self.metrics.queued.set_function(lambda: self.batcher.waiting if self.batcher else 0)
+        self.metrics.wasted.set_function(lambda: self.batcher.wasted_s if self.batcher else 0.0)
         self.state = "ready"
         log.info("serving %s (version %s), labels %s", self.ref["name"], self.ref["version"], self.info["labels"])
 
     async def stop(self) -> None:
-        """Answer everything already queued, then release the model thread."""
+        """Answer everything already queued, cancel a running explanation, then release the model threads."""
         self.state = "draining" if self.state == "ready" else self.state
+        if self.explainer is not None:
+            await asyncio.to_thread(self.explainer.close)
+            self.explainer = None
         if self.batcher is not None:
             await self.batcher.close()
         if self.executor is not None:
             self.executor.shutdown(wait=True)
 
+    def explainer_for_model(self) -> Explainer:
+        if self.explainer is None:
+            self.explainer = Explainer(self.classifier)
+        return self.explainer
+
     @property
     def forward_batch(self) -> int:
+        return self.forward_batch_for(self.classifier)
+
+    def forward_batch_for(self, classifier: Any) -> int:
         if self.cfg.forward_batch is not None:
             return self.cfg.forward_batch
-        device = getattr(self.classifier, "device", None)  # absent on classifier-like objects passed in by callers
+        device = getattr(classifier, "device", None)  # absent on classifier-like objects passed in by callers
         return self.cfg.max_batch if getattr(device, "type", "cpu") == "cuda" else _CPU_FORWARD_BATCH
 
-    def _load(self) -> tuple[Any, dict[str, Any]]:
+    def _load(self) -> tuple[Any, dict[str, Any], float]:
         from textsift.inference.load import load
 
         classifier = self.classifier if self.classifier is not None else load(self.folder, self.cfg.device)
-        # The first calls pay for lazy initialisation (thread pools, kernels); keep that off the first request.
+        # The first calls pay for lazy initialisation (thread pools, kernels); keep that off the first request. The
+        # second, timed, seeds the batcher's estimate of a text's cost, which admission control starts from.
         classifier.predict_proba([_WARM_TEXT])
-        classifier.predict_proba([_WARM_TEXT] * min(self.cfg.max_batch, 8))
-        return classifier, describe_model(self.folder, classifier.settings)
+        warm = [_WARM_TEXT] * min(self.cfg.max_batch, 8)
+        started = time.perf_counter()
+        classifier.predict_proba(warm, batch_size=self.forward_batch_for(classifier))
+        per_text = (time.perf_counter() - started) / len(warm)
+        return classifier, describe_model(self.folder, classifier.settings), per_text
 
 
 def describe_model(folder: Path, settings: ModelSettings) -> dict[str, Any]:
@@ -126,7 +147,7 @@ def describe_model(folder: Path, settings: ModelSettings) -> dict[str, Any]:
     metrics = None
     if (folder / "metrics.json").is_file():
         try:
-            metrics = json.loads((folder / "metrics.json").read_text())
+            metrics = without_paths(json.loads((folder / "metrics.json").read_text()))
         except json.JSONDecodeError:
             log.warning("%s/metrics.json is not valid JSON; /v1/models will show no metrics", folder)
     data = {split: {"sha256": fp.sha256, "rows": fp.rows, "label_counts": fp.label_counts}
@@ -137,6 +158,19 @@ def describe_model(folder: Path, settings: ModelSettings) -> dict[str, Any]:
         "pooling": settings.pooling, "max_length": settings.max_length, "textsift_version": settings.textsift_version,
         "training_data": data, "metrics": metrics,
     }
+
+
+# Keys under which textsift records local paths (data files, export sources); a client has no business with them.
+PATH_KEYS = {"file", "data_file", "source", "teacher", "train_file", "validation_file", "out"}
+
+
+def without_paths(value: Any) -> Any:
+    """`value` with every path-valued key removed, at any depth."""
+    if isinstance(value, dict):
+        return {k: without_paths(v) for k, v in value.items() if k not in PATH_KEYS}
+    if isinstance(value, list):
+        return [without_paths(v) for v in value]
+    return value
 
 
 def fingerprint(folder: Path) -> str:

@@ -6,6 +6,8 @@ The middlewares are plain ASGI (no per-request task or body copy beyond the limi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -15,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("textsift.serve")
@@ -46,6 +49,8 @@ class Metrics:
                                  buckets=LATENCY_BUCKETS, registry=r)
         self.in_progress = Gauge("textsift_requests_in_progress", "Requests being handled.", ["endpoint"], registry=r)
         self.queued = Gauge("textsift_queued_requests", "Requests waiting for a forward pass.", registry=r)
+        self.wasted = Gauge("textsift_wasted_model_seconds", "Model time spent on answers whose callers had gone.",
+                            registry=r)
         self.errors = Counter("textsift_errors", "Error responses by code.", ["code"], registry=r)
         self.batch_size = Histogram("textsift_batch_size", "Texts per forward pass.", buckets=BATCH_BUCKETS,
                                     registry=r)
@@ -91,14 +96,19 @@ def _describe(error: dict[str, Any]) -> str:
 
 
 class BodyGuard:
-    """JSON bodies only (415 otherwise), and 413 over `limit` bytes: by Content-Length up front, else by counting.
+    """JSON bodies only (415 otherwise); 413 over `limit` bytes, by Content-Length up front, else by counting; 408
+    when the body has not arrived within `timeout_s`.
 
-    `curl -d` labels JSON as a form; such a body is read as JSON when the request carries an Authorization header,
-    which no browser adds to a cross-site form post, so this opens no CSRF hole.
+    Before a 413 the rest of the upload (up to `drain_limit` bytes, within the timeout) is read and dropped: a
+    server that closes while the client still sends makes the kernel reset the connection, and the client then
+    sees a broken pipe instead of the 413. `curl -d` labels JSON as a form; such a body is read as JSON when the
+    request carries an Authorization header, which no browser adds to a cross-site form post (no CSRF hole).
     """
 
-    def __init__(self, app: ASGIApp, limit: int, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, limit: int, metrics: Metrics, timeout_s: float = 10.0,
+                 drain_limit: int = 64 * 1024 * 1024) -> None:
         self.app, self.limit, self.metrics = app, limit, metrics
+        self.timeout_s, self.drain_limit = timeout_s, drain_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
@@ -115,19 +125,17 @@ class BodyGuard:
             return await response(scope, receive, send)
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            return await self._reject(scope, receive, send)
-        # Read the (bounded) body now, so an oversized chunked upload is refused before any parsing.
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            more = message.get("more_body", False)
-            if size > self.limit:
-                return await self._reject(scope, receive, send)
-        body, sent = b"".join(chunks), False
+            drain = declared.isdigit() and int(declared) <= self.drain_limit
+            return await self._reject(scope, receive, send, drain=drain)
+        try:
+            body = await self._read(receive)
+        except _TooLarge:
+            return await self._reject(scope, receive, send, drain=True)
+        except TimeoutError:
+            return await self._too_slow(scope, receive, send)
+        if body is None:
+            return  # the client went away mid-body; Observe counts it as 499
+        sent = False
 
         async def replay() -> Message:
             nonlocal sent
@@ -138,15 +146,57 @@ class BodyGuard:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _read(self, receive: Receive) -> bytes | None:
+        """The whole (bounded) body, read now, so an oversized chunked upload is refused before any parsing."""
+        chunks, size, more = [], 0, True
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        while more:
+            message = await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
+            if message["type"] == "http.disconnect":
+                return None
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.limit:
+                raise _TooLarge
+        return b"".join(chunks)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, *, drain: bool) -> None:
         self.metrics.errors.labels("body_too_large").inc()
+        if drain:
+            await self._drain(receive)
         response = error_response(413, "body_too_large", f"the request body is over {self.limit} bytes")
-        response.headers["connection"] = "close"  # the rest of the upload is not read
+        response.headers["connection"] = "close"
+        await response(scope, receive, send)
+
+    async def _drain(self, receive: Receive) -> None:
+        """Read and drop the rest of the body, bounded in bytes and time, so the client can read our answer."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.timeout_s):
+                dropped, more = 0, True
+                while more and dropped <= self.drain_limit:
+                    message = await receive()
+                    dropped += len(message.get("body", b""))
+                    more = message["type"] == "http.request" and message.get("more_body", False)
+
+    async def _too_slow(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.metrics.errors.labels("request_timeout").inc()
+        response = error_response(408, "request_timeout", f"the request body did not arrive within "
+                                                          f"{self.timeout_s:g} s")
+        response.headers["connection"] = "close"
         await response(scope, receive, send)
 
 
+class _TooLarge(Exception):
+    pass
+
+
 class Observe:
-    """Counts and times every request, turns uncaught exceptions into a generic 500, adds nosniff."""
+    """Counts and times every request, turns uncaught exceptions into a generic 500, adds nosniff, serves HEAD.
+
+    A request whose client went away before any answer is counted as 499 (nginx's "client closed request"), never
+    as a server error, so it cannot raise a false 5xx alert. HEAD is answered by the GET route, without the body.
+    """
 
     def __init__(self, app: ASGIApp, metrics: Metrics, endpoints: set[str]) -> None:
         self.app, self.metrics, self.endpoints = app, metrics, endpoints
@@ -156,7 +206,13 @@ class Observe:
             return await self.app(scope, receive, send)
         # Label by known route only, so random paths cannot blow up metric cardinality.
         endpoint = scope["path"] if scope["path"] in self.endpoints else "other"
-        status, started, start = 500, False, time.perf_counter()
+        status, started, gone, start = 500, False, False, time.perf_counter()
+
+        async def receive_observed() -> Message:
+            nonlocal gone
+            message = await receive()
+            gone = gone or message["type"] == "http.disconnect"
+            return message
 
         async def send_observed(message: Message) -> None:
             nonlocal status, started
@@ -165,9 +221,14 @@ class Observe:
                 message["headers"] = [*message.get("headers", []), (b"x-content-type-options", b"nosniff")]
             await send(message)
 
+        inner = {**scope, "method": "GET"} if scope["method"] == "HEAD" else scope  # uvicorn drops HEAD bodies
         self.metrics.in_progress.labels(endpoint).inc()
         try:
-            await self.app(scope, receive, send_observed)
+            await self.app(inner, receive_observed, send_observed)
+            if not started and gone:
+                status = 499
+        except ClientDisconnect:
+            status = 499
         except Exception:  # noqa: BLE001 - the client gets a generic message, the log gets the traceback
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             status = 500

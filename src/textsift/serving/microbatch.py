@@ -3,6 +3,10 @@
 A batch of short sentences costs a fraction of as many single forward passes (little on 2 CPU cores, a lot on a
 GPU), so under load the server trades a few milliseconds of waiting for throughput. Waiting only pays when
 requests come concurrently; a lone caller is answered at once.
+
+Overload is refused, not queued: from the measured cost of a text, a request that could not be answered before its
+deadline is turned away at once (`Overloaded`, a 503 with Retry-After), and a queued request whose deadline can no
+longer be met is dropped before any model time is spent on it.
 """
 
 from __future__ import annotations
@@ -17,10 +21,19 @@ from typing import Any
 import numpy as np
 
 
+class Overloaded(Exception):
+    """The request cannot be answered before its deadline; `retry_after_s` is when the backlog should be gone."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"at capacity; retry in {retry_after_s:.1f} s")
+        self.retry_after_s = retry_after_s
+
+
 @dataclass
 class _Job:
     texts: list[str]
     future: asyncio.Future[np.ndarray]
+    deadline: float  # event-loop time by which the caller needs the answer
 
 
 class MicroBatcher:
@@ -45,9 +58,16 @@ class MicroBatcher:
         max_wait_s: float,
         on_batch: Callable[[int, float], Any] | None = None,
         idle_share: float = 0.1,
+        max_queued_texts: int = 2048,
+        seconds_per_text: float = 0.01,
     ) -> None:
         self._run_batch, self._executor = run, executor
         self.max_batch, self.max_wait_s, self.idle_share = max_batch, max_wait_s, idle_share
+        self.max_queued_texts = max_queued_texts
+        self.seconds_per_text = seconds_per_text  # running estimate from the batches served
+        self.wasted_s = 0.0  # model time spent on answers whose callers had gone
+        self._queued_texts = 0  # submitted, not yet in a running batch
+        self._running_texts = 0
         self._on_batch = on_batch
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._carry: _Job | None = None
@@ -64,12 +84,24 @@ class MicroBatcher:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._consume())
 
-    async def submit(self, texts: list[str]) -> np.ndarray:
-        """Probabilities for `texts`, rows in input order, computed in whichever batch they land in."""
+    def backlog_s(self, extra_texts: int = 0) -> float:
+        """Estimated seconds until everything queued and running, plus `extra_texts`, is done."""
+        return (self._queued_texts + self._running_texts + extra_texts) * self.seconds_per_text
+
+    async def submit(self, texts: list[str], timeout_s: float = float("inf")) -> np.ndarray:
+        """Probabilities for `texts`, rows in input order, computed in whichever batch they land in.
+
+        Raises `Overloaded` at once when the queue is full or the texts could not be done within `timeout_s`.
+        """
         if self._task is None or self._closing:
             raise RuntimeError("the batcher is not running")
-        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Job(texts, future))
+        wait = self.backlog_s(len(texts))
+        if self._queued_texts + len(texts) > self.max_queued_texts or wait > timeout_s:
+            raise Overloaded(max(wait - timeout_s, self.backlog_s()))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[np.ndarray] = loop.create_future()
+        self._queued_texts += len(texts)
+        self._queue.put_nowait(_Job(texts, future, loop.time() + timeout_s))
         return await future
 
     async def close(self) -> None:
@@ -84,10 +116,21 @@ class MicroBatcher:
         stop = False
         while not stop:
             jobs, stop = await self._gather()
+            self._queued_texts -= sum(len(job.texts) for job in jobs)
             # Callers that timed out or went away cancelled their future; do not spend CPU on them.
-            live = [job for job in jobs if not job.future.done()]
+            live = self._drop_late([job for job in jobs if not job.future.done()])
             if live:
                 await self._run(live)
+
+    def _drop_late(self, jobs: list[_Job]) -> list[_Job]:
+        """Answer `Overloaded` now for jobs that this batch would finish after their deadline, latest deadline
+        kept longest; every job dropped shortens the batch for the rest."""
+        now = asyncio.get_running_loop().time()
+        jobs = sorted(jobs, key=lambda job: job.deadline)
+        while jobs and jobs[0].deadline < now + sum(len(job.texts) for job in jobs) * self.seconds_per_text:
+            late = jobs.pop(0)
+            late.future.set_exception(Overloaded(self.backlog_s()))
+        return jobs
 
     async def _gather(self) -> tuple[list[_Job], bool]:
         """The next batch, and whether the close marker was reached."""
@@ -122,6 +165,7 @@ class MicroBatcher:
     async def _run(self, jobs: list[_Job]) -> None:
         texts = [text for job in jobs for text in job.texts]
         start = time.perf_counter()
+        self._running_texts = len(texts)
         try:
             proba = await asyncio.get_running_loop().run_in_executor(self._executor, self._run_batch, texts)
         except Exception as e:  # noqa: BLE001 - every caller in the batch gets the failure, the loop keeps going
@@ -129,11 +173,17 @@ class MicroBatcher:
                 if not job.future.done():
                     job.future.set_exception(e)
             return
+        finally:
+            self._running_texts = 0
         self._last_run_s = time.perf_counter() - start
+        # A moving average, so the estimate follows the batch sizes and text lengths of the current load.
+        self.seconds_per_text = 0.8 * self.seconds_per_text + 0.2 * self._last_run_s / len(texts)
         if self._on_batch is not None:
             self._on_batch(len(texts), self._last_run_s)
         row = 0
         for job in jobs:
-            if not job.future.done():
+            if job.future.done():  # the caller went away while the batch ran
+                self.wasted_s += self._last_run_s * len(job.texts) / len(texts)
+            else:
                 job.future.set_result(proba[row : row + len(job.texts)])
             row += len(job.texts)

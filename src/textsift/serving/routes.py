@@ -6,6 +6,7 @@ import asyncio
 import functools
 import hmac
 import importlib.util
+import math
 import time
 from collections.abc import Awaitable
 from importlib import resources
@@ -19,7 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from textsift.errors import MissingExtraError, TextsiftError
 from textsift.inference.predictor import rank
+from textsift.serving.explainer import ExplainBusy, TooCostly
 from textsift.serving.http import ApiError, error_response
+from textsift.serving.microbatch import Overloaded
 
 if TYPE_CHECKING:
     from textsift.serving.host import ModelHost
@@ -105,7 +108,11 @@ async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
         raise ApiError(422, "invalid_request", "send exactly one of 'text' or 'texts'")
     texts = [body.text] if body.text is not None else body.texts or []
     check_texts(texts, host.cfg.max_texts, host.cfg.max_chars)
-    proba = await _within(host.cfg.timeout_s, host.ready_batcher().submit(texts))
+    try:
+        proba = await _within(host.cfg.timeout_s, host.ready_batcher().submit(texts, host.cfg.timeout_s))
+    except Overloaded as e:
+        raise ApiError(503, "overloaded", "the server is at capacity and could not answer in time; retry later",
+                       {"Retry-After": str(max(1, math.ceil(e.retry_after_s)))}) from None
     labels = host.info["labels"]
     k = min(body.top_k or host.cfg.top_k, len(labels))
     return {"model": host.ref, "predictions": [rank(p, labels, k) for p in proba],
@@ -123,14 +130,20 @@ async def explain_text(body: ExplainRequest, request: Request) -> dict[str, Any]
     if not getattr(host.classifier, "explainable", False):
         raise ApiError(400, "explain_unsupported", "this model folder has no PyTorch weights (ONNX); "
                                                    "serve the PyTorch folder to get explanations")
-    from textsift.explanation.attribution import explain
 
     if body.target is not None and body.target not in host.info["labels"]:
         raise ApiError(422, "unknown_label", f"target {body.target!r} is not one of {host.info['labels']}")
-    run = functools.partial(explain, host.classifier, body.text, steps=body.steps or host.cfg.explain_steps,
-                            target=body.target)
+    steps, timeout = body.steps or host.cfg.explain_steps, host.cfg.timeout_s
     try:
-        result = await _within(host.cfg.timeout_s, asyncio.get_running_loop().run_in_executor(host.executor, run))
+        result = await host.explainer_for_model().explain(body.text, steps, body.target, timeout)
+    except ExplainBusy:
+        raise ApiError(503, "explain_busy", "another explanation is running; retry shortly",
+                       {"Retry-After": "1"}) from None
+    except TooCostly as e:
+        raise ApiError(422, "explain_too_costly", f"this text at {steps} steps would take about {e.seconds:.0f} s, "
+                       f"over the {timeout:g} s limit; ask for at most {e.max_steps} steps") from None
+    except TimeoutError:
+        raise ApiError(504, "timeout", f"no explanation within {timeout:g} s; it was cancelled") from None
     except TextsiftError as e:
         # A missing optional dependency is the server's gap, anything else the request's.
         status, code = (501, "explain_unavailable") if isinstance(e, MissingExtraError) else (400, "explain_failed")

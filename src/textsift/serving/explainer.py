@@ -1,0 +1,111 @@
+"""/v1/explain off the prediction path: its own worker thread at the lowest CPU priority, a private copy of the
+model (Captum hooks the embedding layer while it runs, which must never touch a concurrent prediction), one request
+at a time, a cost cap from measured speed, and cancellation between chunks of integration steps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import dataclasses
+import logging
+import math
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+log = logging.getLogger("textsift.serve")
+CHUNK_STEPS = 8  # steps per forward pass, and so how soon a cancellation takes effect
+_WARM_TEXT = "a short warm-up sentence for the model"
+
+
+class ExplainBusy(Exception):
+    """Another explanation is running; explanations run one at a time."""
+
+
+class TooCostly(Exception):
+    """The request would not finish within the server's timeout; `max_steps` would."""
+
+    def __init__(self, seconds: float, max_steps: int) -> None:
+        super().__init__(f"about {seconds:.1f} s of work")
+        self.seconds, self.max_steps = seconds, max_steps
+
+
+def _lowest_priority() -> None:
+    # Linux applies a nice value to the calling thread alone; torch's worker threads for this thread inherit it,
+    # so predictions keep the CPU while an explanation runs. Elsewhere the call is simply skipped.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+class Explainer:
+    """Runs explanations for one torch classifier, one at a time, on a worker of its own."""
+
+    def __init__(self, classifier: Any) -> None:
+        self._source = classifier
+        self._classifier: Any = None  # the private copy, made in the worker on first use
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="textsift-explain", initializer=_lowest_priority)
+        self._cancel = threading.Event()
+        self._running: asyncio.Future[Any] | None = None
+        self.seconds_per_token_step: float | None = None  # measured on the worker, on first use
+
+    def cost_s(self, text: str, steps: int) -> float:
+        """Estimated seconds for `text` at `steps`, once the worker has measured its speed."""
+        return self._tokens(text) * steps * (self.seconds_per_token_step or 0.0)
+
+    async def explain(self, text: str, steps: int, target: str | None, timeout_s: float) -> Any:
+        """The explanation, or ExplainBusy, TooCostly, TimeoutError (the work is then cancelled)."""
+        from textsift.explanation.attribution import explain
+
+        if self._running is not None and not self._running.done():
+            raise ExplainBusy("another explanation is running")
+        loop = asyncio.get_running_loop()
+        if self.seconds_per_token_step is None:
+            await loop.run_in_executor(self._executor, self._calibrate)
+        seconds = self.cost_s(text, steps)
+        if seconds > timeout_s:
+            raise TooCostly(seconds, max(1, math.floor(steps * timeout_s / seconds)))
+        self._cancel.clear()
+
+        def run() -> Any:
+            started = time.perf_counter()
+            result = explain(self._classifier, text, steps=steps, target=target, stop=self._cancel.is_set,
+                             chunk=CHUNK_STEPS)
+            self._measure(time.perf_counter() - started, self._tokens(text) * steps)
+            return result
+
+        self._running = loop.run_in_executor(self._executor, run)
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._running), timeout_s)
+        except (TimeoutError, asyncio.CancelledError):
+            self._cancel.set()  # the worker stops at the next chunk of steps
+            raise
+
+    def close(self) -> None:
+        """Cancel what runs and wait for the worker: bounded by one chunk of steps."""
+        self._cancel.set()
+        self._executor.shutdown(wait=True)
+
+    def _calibrate(self) -> None:
+        from textsift.explanation.attribution import explain
+
+        source = self._source
+        classifier = dataclasses.replace(source, model=copy.deepcopy(source.model),
+                                         tokenizer=copy.deepcopy(source.tokenizer))
+        self._classifier = classifier
+        for _ in range(2):  # the first run also pays for Captum's import and the first backward pass
+            started = time.perf_counter()
+            explain(classifier, _WARM_TEXT, steps=CHUNK_STEPS, chunk=CHUNK_STEPS)
+            seconds = time.perf_counter() - started
+        self.seconds_per_token_step = seconds / (self._tokens(_WARM_TEXT) * CHUNK_STEPS)
+
+    def _measure(self, seconds: float, token_steps: int) -> None:
+        sample = seconds / max(token_steps, 1)
+        self.seconds_per_token_step = 0.7 * (self.seconds_per_token_step or sample) + 0.3 * sample
+
+    def _tokens(self, text: str) -> int:
+        # The private copy's tokenizer: the model thread may be using the original's this very moment.
+        return len(self._classifier.encode([text])[0])
