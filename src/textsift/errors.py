@@ -1,4 +1,4 @@
-"""The exceptions users see. The CLI prints their message as a single line and exits non-zero."""
+"""The exceptions users see (the CLI prints their message as a single line and exits non-zero), and Cancelled."""
 
 from __future__ import annotations
 
@@ -24,3 +24,7 @@ class MissingExtraError(TextsiftError):
     def __init__(self, module: str, extra: str) -> None:
         super().__init__(f"{module} is not installed; this feature needs it: pip install 'textsift[{extra}]'")
         self.module, self.extra = module, extra
+
+
+class Cancelled(Exception):
+    """Work stopped part-way because its caller asked (a timeout, a client gone, a shutdown)."""

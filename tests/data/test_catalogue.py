@@ -95,3 +95,11 @@ def test_malformed_source_line_is_reported(tmp_path: Path) -> None:
     path.write_text("1\t0.5\tfine\n2\tnot-a-number\toops\n")
     with pytest.raises(TextsiftError, match=r"x.txt:2: expected id<TAB>valence<TAB>text"):
         read_snippets(path, get_dataset("movie-snippets"))
+
+
+def test_each_split_is_shuffled_not_in_source_order(fetched: Path) -> None:
+    rows = read_rows(fetched / "train.csv")[:40]
+    positive = sum(r["label"] == "positive" for r in rows) / len(rows)
+    assert 0.25 < positive < 0.75  # the source lists all positive snippets first
+    ids = [int(r["source_id"]) for r in read_rows(fetched / "train.csv")]
+    assert ids != sorted(ids)

@@ -119,5 +119,5 @@ def test_sigterm_during_an_explanation_exits_within_the_grace_period(full_model:
             started = time.monotonic()
             process.send_signal(signal.SIGTERM)
             process.wait(40)
-        assert time.monotonic() - started < 10
+        assert time.monotonic() - started < 5  # the explanation is cancelled, not waited for
     assert "Application shutdown complete" in log.read_text()

@@ -16,7 +16,7 @@ import pytest
 from tests.serving.helpers import serving
 from tests.serving.test_serve import Tampered, error_code
 from textsift import load
-from textsift.explanation.attribution import Cancelled
+from textsift.errors import Cancelled
 from textsift.serving.explainer import Explainer
 from textsift.serving.microbatch import MicroBatcher, Overloaded
 

@@ -139,13 +139,14 @@ def to_polarity(snippets: list[Snippet]) -> list[Snippet]:
 
 
 def split_indices(labels: list[str], seed: int) -> dict[str, list[int]]:
-    """Stratified 80/10/10 split of row indices."""
+    """Stratified 80/10/10 split of row indices, each split in a seeded random order: the source files are sorted
+    by sentiment, and a split in source order would begin with hundreds of rows of one class."""
     from sklearn.model_selection import train_test_split
 
     idx = list(range(len(labels)))
     train, rest = train_test_split(idx, test_size=0.2, random_state=seed, stratify=labels)
     validation, test = train_test_split(rest, test_size=0.5, random_state=seed, stratify=[labels[i] for i in rest])
-    return {"train": sorted(train), "validation": sorted(validation), "test": sorted(test)}
+    return {"train": train, "validation": validation, "test": test}  # train_test_split has shuffled them
 
 
 def _stratified_sample(labels: list[str], size: int, seed: int) -> list[int]:

@@ -18,7 +18,7 @@ import torch
 
 from textsift._optional import require
 from textsift.config import ExplainConfig
-from textsift.errors import TextsiftError
+from textsift.errors import Cancelled, TextsiftError
 from textsift.inference.load import load
 from textsift.inference.predictor import softmax
 from textsift.inference.torch_backend import Classifier
@@ -26,10 +26,6 @@ from textsift.modeling.settings import read_settings
 
 # Time grows linearly with steps and with length; BENCHMARKS.md ("Explain") measures both and the error |delta|.
 DEFAULT_STEPS = ExplainConfig.steps
-
-
-class Cancelled(Exception):
-    """An explanation stopped part-way because its caller asked (a timeout, a client gone, a shutdown)."""
 
 
 @dataclass

@@ -12,8 +12,9 @@ import asyncio
 import json
 import math
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import signal
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,10 +106,33 @@ def app_from_env() -> FastAPI:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     host: ModelHost = app.state.host
     loading = asyncio.create_task(host.start())
+    with _cancel_explanations_on_sigterm(host):
+        try:
+            yield
+        finally:
+            # uvicorn has already let in-flight requests finish; drain whatever is still queued.
+            if not loading.done():
+                await asyncio.wait([loading])
+            await host.stop()
+
+
+@contextmanager
+def _cancel_explanations_on_sigterm(host: ModelHost) -> Iterator[None]:
+    """Chain onto uvicorn's SIGTERM handler: a running explanation is cancelled at once, so the graceful shutdown
+    waits only for predictions. Only the main thread may set handlers (an in-process test client has none)."""
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def handle(signum: int, frame: Any) -> None:
+            host.begin_shutdown()
+            if callable(previous):
+                previous(signum, frame)
+
+        signal.signal(signal.SIGTERM, handle)
+    except ValueError:
+        yield
+        return
     try:
         yield
     finally:
-        # uvicorn has already let in-flight requests finish; drain whatever is still queued.
-        if not loading.done():
-            await asyncio.wait([loading])
-        await host.stop()
+        signal.signal(signal.SIGTERM, previous)

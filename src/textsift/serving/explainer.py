@@ -17,6 +17,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from textsift.errors import Cancelled
+
 log = logging.getLogger("textsift.serve")
 CHUNK_STEPS = 8  # steps per forward pass, and so how soon a cancellation takes effect
 _WARM_TEXT = "a short warm-up sentence for the model"
@@ -49,17 +51,22 @@ class Explainer:
         self._classifier: Any = None  # the private copy, made in the worker on first use
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="textsift-explain", initializer=_lowest_priority)
         self._cancel = threading.Event()
+        self._closed = False  # set once the server shuts down: no new explanations
         self._running: asyncio.Future[Any] | None = None
-        self.seconds_per_token_step: float | None = None  # measured on the worker, on first use
+        # Cost model: overhead_s + seconds_per_token_step * tokens * steps, measured on the worker on first use.
+        self.overhead_s = 0.0
+        self.seconds_per_token_step: float | None = None
 
     def cost_s(self, text: str, steps: int) -> float:
         """Estimated seconds for `text` at `steps`, once the worker has measured its speed."""
-        return self._tokens(text) * steps * (self.seconds_per_token_step or 0.0)
+        return self.overhead_s + self._tokens(text) * steps * (self.seconds_per_token_step or 0.0)
 
     async def explain(self, text: str, steps: int, target: str | None, timeout_s: float) -> Any:
         """The explanation, or ExplainBusy, TooCostly, TimeoutError (the work is then cancelled)."""
         from textsift.explanation.attribution import explain
 
+        if self._closed:
+            raise Cancelled("the server is shutting down")
         if self._running is not None and not self._running.done():
             raise ExplainBusy("another explanation is running")
         loop = asyncio.get_running_loop()
@@ -67,7 +74,8 @@ class Explainer:
             await loop.run_in_executor(self._executor, self._calibrate)
         seconds = self.cost_s(text, steps)
         if seconds > timeout_s:
-            raise TooCostly(seconds, max(1, math.floor(steps * timeout_s / seconds)))
+            per_step = (seconds - self.overhead_s) / steps
+            raise TooCostly(seconds, max(1, math.floor((timeout_s - self.overhead_s) / per_step)))
         self._cancel.clear()
 
         def run() -> Any:
@@ -84,9 +92,15 @@ class Explainer:
             self._cancel.set()  # the worker stops at the next chunk of steps
             raise
 
+    def cancel(self) -> None:
+        """Stop the running explanation at its next chunk of steps and take no new ones (safe from any thread, a
+        signal handler too)."""
+        self._closed = True
+        self._cancel.set()
+
     def close(self) -> None:
         """Cancel what runs and wait for the worker: bounded by one chunk of steps."""
-        self._cancel.set()
+        self.cancel()
         self._executor.shutdown(wait=True)
 
     def _calibrate(self) -> None:
@@ -96,14 +110,19 @@ class Explainer:
         classifier = dataclasses.replace(source, model=copy.deepcopy(source.model),
                                          tokenizer=copy.deepcopy(source.tokenizer))
         self._classifier = classifier
-        for _ in range(2):  # the first run also pays for Captum's import and the first backward pass
+        explain(classifier, _WARM_TEXT, steps=2)  # pays for Captum's import and the first backward pass
+        # Two sizes of the same work separate the per-call overhead from the cost of each token and step.
+        seconds = {}
+        for steps in (CHUNK_STEPS, 4 * CHUNK_STEPS):
             started = time.perf_counter()
-            explain(classifier, _WARM_TEXT, steps=CHUNK_STEPS, chunk=CHUNK_STEPS)
-            seconds = time.perf_counter() - started
-        self.seconds_per_token_step = seconds / (self._tokens(_WARM_TEXT) * CHUNK_STEPS)
+            explain(classifier, _WARM_TEXT, steps=steps, chunk=CHUNK_STEPS)
+            seconds[steps] = time.perf_counter() - started
+        token_steps = self._tokens(_WARM_TEXT) * 3 * CHUNK_STEPS
+        self.seconds_per_token_step = max((seconds[4 * CHUNK_STEPS] - seconds[CHUNK_STEPS]) / token_steps, 1e-7)
+        self.overhead_s = max(seconds[CHUNK_STEPS] - self.seconds_per_token_step * token_steps / 3, 0.0)
 
     def _measure(self, seconds: float, token_steps: int) -> None:
-        sample = seconds / max(token_steps, 1)
+        sample = max(seconds - self.overhead_s, 0.0) / max(token_steps, 1)
         self.seconds_per_token_step = 0.7 * (self.seconds_per_token_step or sample) + 0.3 * sample
 
     def _tokens(self, text: str) -> int:

@@ -95,7 +95,7 @@ class ModelHost:
         self.batcher = MicroBatcher(partial(self.classifier.predict_proba, batch_size=self.forward_batch),
                                     self.executor, max_batch=self.cfg.max_batch, max_wait_s=wait_s,
                                     on_batch=self.metrics.observe_batch, max_queued_texts=self.cfg.max_queued_texts,
-                                    seconds_per_text=per_text)
+                                    seconds_per_text=per_text, queue_depth=self.cfg.queue_depth)
         self.batcher.start()
         self.metrics.queued.set_function(lambda: self.batcher.waiting if self.batcher else 0)
         self.metrics.wasted.set_function(lambda: self.batcher.wasted_s if self.batcher else 0.0)
@@ -112,6 +112,12 @@ class ModelHost:
             await self.batcher.close()
         if self.executor is not None:
             self.executor.shutdown(wait=True)
+
+    def begin_shutdown(self) -> None:
+        """Called from the SIGTERM handler: explanations end (the running one cancelled, new ones refused), while
+        predictions already on their way are still answered."""
+        self.explainer = self.explainer or Explainer(self.classifier)
+        self.explainer.cancel()
 
     def explainer_for_model(self) -> Explainer:
         if self.explainer is None:

@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
-from textsift.errors import MissingExtraError, TextsiftError
+from textsift.errors import Cancelled, MissingExtraError, TextsiftError
 from textsift.inference.predictor import rank
 from textsift.serving.explainer import ExplainBusy, TooCostly
 from textsift.serving.http import ApiError, error_response
@@ -144,6 +144,9 @@ async def explain_text(body: ExplainRequest, request: Request) -> dict[str, Any]
                        f"over the {timeout:g} s limit; ask for at most {e.max_steps} steps") from None
     except TimeoutError:
         raise ApiError(504, "timeout", f"no explanation within {timeout:g} s; it was cancelled") from None
+    except Cancelled:
+        raise ApiError(503, "shutting_down", "the server is shutting down; the explanation was cancelled",
+                       {"Retry-After": "1"}) from None
     except TextsiftError as e:
         # A missing optional dependency is the server's gap, anything else the request's.
         status, code = (501, "explain_unavailable") if isinstance(e, MissingExtraError) else (400, "explain_failed")
