@@ -126,3 +126,14 @@ def test_torch_free_snippet_gets_the_same_labels(int8_folder: Path) -> None:
     assert done.returncode == 0, done.stderr
     expected = load(int8_folder).predict(["a gripping, beautifully acted story", "dull and far too long"])
     assert done.stdout.strip() == str(expected)
+
+
+def test_a_truncated_tokenizer_in_an_unlisted_onnx_folder_is_one_line(onnx_folder: Path, tmp_path: Path) -> None:
+    folder = copy_small_files(onnx_folder, tmp_path / "broken")
+    shutil.copy(onnx_folder / "model.onnx", folder / "model.onnx")
+    update_settings(folder, files={})  # as in a format-1 folder: only the tokenizer library can tell
+    text = (folder / "tokenizer.json").read_text()
+    (folder / "tokenizer.json").write_text(text[: len(text) // 2])
+    with pytest.raises(TextsiftError, match=r"tokenizer.json: cannot be read .*export the folder again") as info:
+        load(folder)
+    assert len(str(info.value).splitlines()) == 1

@@ -52,6 +52,7 @@ class Explainer:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="textsift-explain", initializer=_lowest_priority)
         self._cancel = threading.Event()
         self._closed = False  # set once the server shuts down: no new explanations
+        self._busy = False
         self._running: asyncio.Future[Any] | None = None
         # Cost model: overhead_s + seconds_per_token_step * tokens * steps, measured on the worker on first use.
         self.overhead_s = 0.0
@@ -67,15 +68,20 @@ class Explainer:
 
         if self._closed:
             raise Cancelled("the server is shutting down")
-        if self._running is not None and not self._running.done():
+        if self._busy:
             raise ExplainBusy("another explanation is running")
+        self._busy = True  # set before the first await, so a second request sees it
         loop = asyncio.get_running_loop()
-        if self.seconds_per_token_step is None:
-            await loop.run_in_executor(self._executor, self._calibrate)
-        seconds = self.cost_s(text, steps)
-        if seconds > timeout_s:
-            per_step = (seconds - self.overhead_s) / steps
-            raise TooCostly(seconds, max(1, math.floor((timeout_s - self.overhead_s) / per_step)))
+        try:
+            if self.seconds_per_token_step is None:
+                await loop.run_in_executor(self._executor, self._calibrate)
+            seconds = self.cost_s(text, steps)
+            if seconds > timeout_s:
+                per_step = (seconds - self.overhead_s) / steps
+                raise TooCostly(seconds, max(1, math.floor((timeout_s - self.overhead_s) / per_step)))
+        except BaseException:
+            self._busy = False
+            raise
         self._cancel.clear()
 
         def run() -> Any:
@@ -86,6 +92,8 @@ class Explainer:
             return result
 
         self._running = loop.run_in_executor(self._executor, run)
+        # Busy until the worker is done, not until the caller gives up: a cancelled run still holds the worker.
+        self._running.add_done_callback(lambda _: setattr(self, "_busy", False))
         try:
             return await asyncio.wait_for(asyncio.shield(self._running), timeout_s)
         except (TimeoutError, asyncio.CancelledError):
