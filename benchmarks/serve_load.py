@@ -30,7 +30,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = {"batching": [], "no batching": ["--max-batch", "1"]}
+# Admission control (issue 10) would turn part of the closed loops into 503s; this script compares batching, so
+# every request is admitted, as before admission existed.
+MODES = {"batching": ["--queue-wait-ms", "100000"], "no batching": ["--max-batch", "1", "--queue-wait-ms", "100000"]}
 
 
 def main() -> None:
@@ -141,8 +143,8 @@ async def connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter
     return await asyncio.open_connection("127.0.0.1", port)
 
 
-async def send(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, body: bytes) -> bool:
-    """One keep-alive POST /v1/predict; True on a 200 with a prediction."""
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, body: bytes) -> tuple[int, bytes]:
+    """One keep-alive POST /v1/predict: the status and the body of the answer."""
     writer.write(b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                  b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
     await writer.drain()
@@ -152,7 +154,12 @@ async def send(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, body:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             length = int(value)
-    answer = await reader.readexactly(length)
+    return status, await reader.readexactly(length)
+
+
+async def send(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, body: bytes) -> bool:
+    """One keep-alive POST /v1/predict; True on a 200 with a prediction."""
+    status, answer = await exchange(reader, writer, body)
     return status == 200 and b'"predictions"' in answer
 
 

@@ -40,7 +40,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-from serve_load import connect, free_port, wait_ready
+from serve_load import connect, exchange, free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG_TEXT = ("a slow, sprawling story that takes its time with every scene and every character " * 30)[:2000]
@@ -54,10 +54,10 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=64, help="texts per request (64: the issue's overload case)")
     parser.add_argument("--requests", type=int, default=30, help="requests in the unloaded and capacity runs")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of overload")
-    parser.add_argument("--client", help=argparse.SUPPRESS)  # internal: run as the load generator
+    parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)  # internal: the load generator
     args = parser.parse_args()
-    if args.client:
-        print(json.dumps(asyncio.run(generate(json.loads(args.client)))))
+    if args.client:  # the spec comes on stdin: a thousand bodies do not fit in an argument list
+        print(json.dumps(asyncio.run(generate(json.loads(sys.stdin.read())))))
         return
     texts = [row["text"] for row in csv.DictReader(args.data.open(encoding="utf-8"))]
     trees = {"after": ROOT / "src"}
@@ -182,7 +182,8 @@ def post(port: int, path: str, payload: dict) -> tuple[int, str]:
 
 def client(port: int, bodies: list[bytes], **spec: object) -> dict:
     payload = json.dumps({"port": port, "bodies": [b.decode() for b in bodies], **spec})
-    done = subprocess.run([sys.executable, __file__, "--client", payload], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, __file__, "--client"], input=payload, capture_output=True, text=True,
+                          check=True)
     return json.loads(done.stdout)
 
 
@@ -203,7 +204,7 @@ async def closed(port: int, bodies: list[bytes], concurrency: int, count: int, o
         conn = await connect(port)
         for body in work:
             start = time.perf_counter()
-            status = await exchange(*conn, body)
+            status = await status_of(*conn, body)
             out.append((status, time.perf_counter() - start))
             if status != 200:
                 conn = await connect(port)
@@ -216,7 +217,7 @@ async def closed(port: int, bodies: list[bytes], concurrency: int, count: int, o
 async def opened(port: int, bodies: list[bytes], rate: float, duration: float, out: list) -> float:
     async def one(body: bytes, due: float) -> None:
         conn = await connect(port)
-        status = await exchange(*conn, body)
+        status = await status_of(*conn, body)
         out.append((status, time.perf_counter() - due))  # from the scheduled send: queueing counts
         conn[1].close()
 
@@ -229,20 +230,10 @@ async def opened(port: int, bodies: list[bytes], rate: float, duration: float, o
     return time.perf_counter() - start
 
 
-async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, body: bytes) -> int:
+async def status_of(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, body: bytes) -> int:
     """One POST /v1/predict; its status (0 when the connection failed)."""
     try:
-        writer.write(b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-        await writer.drain()
-        status = int((await reader.readline()).split()[1])
-        length = 0
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        await reader.readexactly(length)
-        return status
+        return (await exchange(reader, writer, body))[0]
     except (OSError, IndexError, ValueError, asyncio.IncompleteReadError):
         return 0
 

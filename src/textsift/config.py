@@ -255,9 +255,9 @@ class ServeConfig:
         timeout_s: A request still unanswered after this many seconds gets 504; one that could not be answered in
             time (from the measured cost of a text and what is queued) gets 503 with Retry-After at once.
         max_queued_texts: Most texts waiting for the model; requests beyond get 503 with Retry-After.
-        queue_depth: A request is admitted when the work ahead of it takes at most this many times as long as its
-            own, or at most one full batch (measured per text); under overload the others get 503 with Retry-After
-            at once instead of a late 504, so a client can go elsewhere or retry.
+        queue_wait_ms: A request is admitted when the work ahead of it should take at most this long (from the
+            measured cost of a text), or no longer than the request itself when that is longer; under overload the
+            others get 503 with Retry-After at once instead of a late 504, so a client can go elsewhere or retry.
         max_connections: Most open connections; the server closes those beyond at once.
         header_timeout_s: A connection that has not sent a whole request head within this many seconds is closed.
         body_timeout_s: A request whose body has not fully arrived within this many seconds gets 408.
@@ -279,7 +279,7 @@ class ServeConfig:
     max_chars: int = 2000
     timeout_s: float = 10.0
     max_queued_texts: int = 2048
-    queue_depth: float = 1.0
+    queue_wait_ms: float = 250.0
     max_connections: int = 256
     header_timeout_s: float = 10.0
     body_timeout_s: float = 10.0
@@ -299,8 +299,8 @@ class ServeConfig:
                 raise TextsiftError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.forward_batch is not None and self.forward_batch < 1:
             raise TextsiftError(f"forward_batch must be at least 1, not {self.forward_batch}")
-        if self.max_wait_ms < 0 or self.queue_depth < 0:
-            raise TextsiftError("max_wait_ms and queue_depth must be >= 0")
+        if self.max_wait_ms < 0 or self.queue_wait_ms < 0:
+            raise TextsiftError("max_wait_ms and queue_wait_ms must be >= 0")
         if min(self.timeout_s, self.header_timeout_s, self.body_timeout_s) <= 0:
             raise TextsiftError("timeout_s, header_timeout_s and body_timeout_s must be > 0")
 

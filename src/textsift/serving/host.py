@@ -95,7 +95,7 @@ class ModelHost:
         self.batcher = MicroBatcher(partial(self.classifier.predict_proba, batch_size=self.forward_batch),
                                     self.executor, max_batch=self.cfg.max_batch, max_wait_s=wait_s,
                                     on_batch=self.metrics.observe_batch, max_queued_texts=self.cfg.max_queued_texts,
-                                    seconds_per_text=per_text, queue_depth=self.cfg.queue_depth)
+                                    seconds_per_text=per_text, queue_wait_s=self.cfg.queue_wait_ms / 1000)
         self.batcher.start()
         self.metrics.queued.set_function(lambda: self.batcher.waiting if self.batcher else 0)
         self.metrics.wasted.set_function(lambda: self.batcher.wasted_s if self.batcher else 0.0)

@@ -5,10 +5,10 @@ GPU), so under load the server trades a few milliseconds of waiting for throughp
 requests come concurrently; a lone caller is answered at once.
 
 Overload is refused, not queued. From the measured cost of a text, a request is admitted only when the work ahead of
-it is no more than `queue_depth` times its own, or one full batch (so concurrency alone, and small requests behind
-large ones, are never refused), and when it can be answered before its deadline; otherwise it gets `Overloaded` (a
-503 with Retry-After) at once. A queued request whose deadline can no longer be met is dropped before any model
-time is spent on it.
+it should take at most `queue_wait_s`, or no longer than the request itself (so a large request waits at most as
+long as it computes), and when it can be answered before its deadline; otherwise it gets `Overloaded` (a 503 with
+Retry-After) at once. A queued request whose deadline can no longer be met is dropped before any model time is
+spent on it.
 """
 
 from __future__ import annotations
@@ -62,11 +62,11 @@ class MicroBatcher:
         idle_share: float = 0.1,
         max_queued_texts: int = 2048,
         seconds_per_text: float = 0.01,
-        queue_depth: float = float("inf"),
+        queue_wait_s: float = float("inf"),
     ) -> None:
         self._run_batch, self._executor = run, executor
         self.max_batch, self.max_wait_s, self.idle_share = max_batch, max_wait_s, idle_share
-        self.max_queued_texts, self.queue_depth = max_queued_texts, queue_depth
+        self.max_queued_texts, self.queue_wait_s = max_queued_texts, queue_wait_s
         self.seconds_per_text = seconds_per_text  # running estimate from the batches served
         self.wasted_s = 0.0  # model time spent on answers whose callers had gone
         self._queued_texts = 0  # submitted, not yet in a running batch
@@ -99,7 +99,7 @@ class MicroBatcher:
         if self._task is None or self._closing:
             raise RuntimeError("the batcher is not running")
         ahead, own = self.backlog_s(), len(texts) * self.seconds_per_text
-        allowed = max(self.queue_depth * own, self.max_batch * self.seconds_per_text)
+        allowed = max(self.queue_wait_s, own)
         if self._queued_texts + len(texts) > self.max_queued_texts or ahead > allowed or ahead + own > timeout_s:
             raise Overloaded(max(ahead, own))
         loop = asyncio.get_running_loop()
