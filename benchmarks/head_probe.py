@@ -24,10 +24,10 @@ from torch.nn import functional as F
 
 from textsift.config import LoopConfig
 from textsift.data.batching import sorted_batches
+from textsift.evaluation.metrics import compute_metrics
 from textsift.inference.torch_backend import collate
 from textsift.modeling.build import resolve_backbone
 from textsift.training.loop import Objective, Scores, fit, prepare
-from textsift.training.strategies import classification_scores
 
 LABELS = ["negative", "positive"]
 
@@ -106,7 +106,9 @@ def trained_head(feats: dict[str, torch.Tensor], y: dict[str, np.ndarray], hidde
             head.eval()
             with torch.inference_mode():
                 logits = head(feats["validation"]).numpy()
-            return classification_scores(list(y["validation"]), logits, LABELS)
+            metrics = compute_metrics(list(y["validation"]), logits.argmax(axis=1), LABELS)
+            f1 = metrics["macro"]["f1"]
+            return Scores("macro_f1", f1, {"macro_f1": f1, "accuracy": metrics["accuracy"]}, metrics)
 
         def save() -> None:
             best.update({k: v.clone() for k, v in head.state_dict().items()})

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import small_config
+from textsift.config import DataConfig
 
 # Hermetic: a test that tries to fetch a model or a dataset fails instead of quietly using the network.
 os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PIP_NO_INDEX="1")
@@ -68,3 +69,47 @@ def int8_model(full_model: Path, data_dir: Path, tmp_path_factory: pytest.TempPa
 
     out = tmp_path_factory.mktemp("onnx") / "int8"
     yield from shared(export(full_model, out, quantize="int8", validate=data_dir / "validation.csv"))
+
+
+@pytest.fixture(scope="session")
+def debtags_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """120 real Debian package descriptions with their debtags (five tags), split 80/20/20 (tests/data/debtags-120)."""
+    out = Path(shutil.copytree(DATA / "debtags-120", tmp_path_factory.mktemp("data") / "debtags"))
+    yield from shared(out)
+
+
+@pytest.fixture(scope="session")
+def faq_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Real FAQ question/answer pairs (Python and Debian FAQs) labelled match/other (tests/data/faq-pairs)."""
+    out = Path(shutil.copytree(DATA / "faq-pairs", tmp_path_factory.mktemp("data") / "faq"))
+    yield from shared(out)
+
+
+@pytest.fixture(scope="session")
+def multilabel_model(debtags_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Multi-label head on the frozen backbone, twelve quick epochs on the debtags slice."""
+    from textsift import train
+
+    cfg = small_config(debtags_dir, tmp_path_factory.mktemp("multilabel"), task="multi-label", strategy="head",
+                       epochs=12, learning_rate=None, data=DataConfig(label_column="tags", label_sep=";"))
+    yield from shared(train(cfg))
+
+
+@pytest.fixture(scope="session")
+def regression_model(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Full fine-tuning (CLS pooling) on the movie snippets' mean valence, two epochs."""
+    from textsift import train
+
+    cfg = small_config(data_dir, tmp_path_factory.mktemp("regression"), task="regression", epochs=2,
+                       data=DataConfig(label_column="valence"))
+    yield from shared(train(cfg))
+
+
+@pytest.fixture(scope="session")
+def pair_model(faq_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Full fine-tuning on FAQ (question, answer) pairs, one epoch."""
+    from textsift import train
+
+    cfg = small_config(faq_dir, tmp_path_factory.mktemp("pair"), task="pair",
+                       data=DataConfig(text_column="question", text_pair_column="answer"))
+    yield from shared(train(cfg))

@@ -26,7 +26,7 @@ ROOT = SRC.parents[1]
 VERB_MODULES = {
     "textsift.training.train", "textsift.training.distill", "textsift.evaluation.evaluate",
     "textsift.evaluation.report", "textsift.inference.predict", "textsift.exporting.onnx", "textsift.serving.app",
-    "textsift.data.catalogue",
+    "textsift.data.catalogue", "textsift.inference.rank",
 }
 
 
@@ -116,7 +116,7 @@ def test_public_verbs_stay_functions_once_every_module_is_imported() -> None:
             importlib.import_module(info.name)  # binds each subpackage as an attribute of its parent
     for name in textsift.__all__:
         assert getattr(textsift, name) is not None
-    for verb in ("train", "distill", "evaluate", "predict", "export", "explain", "report", "serve", "load"):
+    for verb in ("train", "distill", "evaluate", "predict", "rank", "export", "explain", "report", "serve", "load"):
         assert inspect.isfunction(getattr(textsift, verb)), verb
 
 

@@ -1,4 +1,5 @@
-"""textsift: a pretrained Transformer and a labelled file in, a production text classifier out.
+"""textsift: a pretrained Transformer and a labelled file in, a production text model out (classes, label sets,
+values; single texts or pairs).
 
 The public API is imported lazily (PEP 562): `import textsift` loads neither torch nor transformers, and
 `textsift.train` imports the training code on first use.
@@ -25,6 +26,8 @@ _EXPORTS = {
     "Classifier": "textsift.inference.torch_backend",
     "load": "textsift.inference.load",
     "predict": "textsift.inference.predict",
+    "rank": "textsift.inference.rank",
+    "get_task": "textsift.tasks.registry",
     "train": "textsift.training.train",
     "distill": "textsift.training.distill",
     "evaluate": "textsift.evaluation.evaluate",
@@ -58,8 +61,10 @@ if TYPE_CHECKING:
     from textsift.exporting.onnx import export
     from textsift.inference.load import load
     from textsift.inference.predict import predict
+    from textsift.inference.rank import rank
     from textsift.inference.torch_backend import Classifier
     from textsift.modeling.settings import ModelSettings
     from textsift.serving.app import serve
+    from textsift.tasks.registry import get_task
     from textsift.training.distill import distill
     from textsift.training.train import train

@@ -10,12 +10,13 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from textsift.errors import TextsiftError
 
 DEFAULT_BACKBONE = "all-MiniLM-L6-v2"
 Strategy = Literal["full", "head"]
+TaskName = Literal["multi-class", "multi-label", "regression", "pair", "pair-regression"]
 Pooling = Literal["auto", "cls", "mean"]
 
 
@@ -24,12 +25,17 @@ class DataConfig:
     """Which columns of a table hold what.
 
     Attributes:
-        text_column: Column holding the text.
-        label_column: Column holding the label.
+        text_column: Column holding the text (the first text of a pair).
+        label_column: Column holding the label: a class, several classes (multi-label) or a number (regression).
+        text_pair_column: Column holding the second text of a pair (pair tasks only).
+        label_sep: Multi-label only: the separator between the labels of a cell, e.g. ';'. A JSONL or Parquet
+            row may hold a list of labels instead.
     """
 
     text_column: str = "text"
     label_column: str = "label"
+    text_pair_column: str | None = None
+    label_sep: str | None = None
 
 
 @dataclass
@@ -159,18 +165,23 @@ class TrainConfig(LoopConfig):
 
     Attributes:
         out: Model folder to write.
+        task: multi-class (one label per text), multi-label (a set of labels per text), regression (a number per
+            text), pair (one label per pair of texts) or pair-regression (a number per pair).
         strategy: full updates every weight; head freezes the backbone, caches its pooled features once and
             trains only the classifier, so each epoch costs almost nothing.
         epochs: Maximum epochs; default 3 for full and 30 for head (whose epochs take seconds).
         learning_rate: Peak learning rate; default 5e-5 for full and 1e-3 for head.
-        patience: Stop after this many epochs without a better validation macro-F1; default 2 (full), 5 (head).
-        class_weight: none, or balanced to weight the loss by inverse class frequency for imbalanced data.
+        patience: Stop after this many epochs without a better validation score (macro-F1, micro-F1 for
+            multi-label, Pearson r for regression); default 2 (full), 5 (head).
+        class_weight: none, or balanced to weight the loss by inverse class frequency for imbalanced data
+            (multi-label: each label's positives weighted by its negatives / positives, BCE's pos_weight).
         init_from: Where training starts: backbone (the pretrained encoder), or a model folder to keep training
             (same labels).
         model: The network.
     """
 
     out: Path = Path("models/textsift")
+    task: TaskName = "multi-class"
     strategy: Strategy = "full"
     class_weight: Literal["none", "balanced"] = "none"
     init_from: str = "backbone"
@@ -182,6 +193,9 @@ class TrainConfig(LoopConfig):
             raise TextsiftError(f"strategy must be full or head, not {self.strategy!r}")
         if self.class_weight not in ("none", "balanced"):
             raise TextsiftError(f"class_weight must be none or balanced, not {self.class_weight!r}")
+        check_task(self.task, self.data)
+        if self.class_weight != "none" and self.task.endswith("regression"):
+            raise TextsiftError("class_weight is for classes; a regression task has none, drop --class-weight")
         if self.epochs is None:
             self.epochs = 30 if self.strategy == "head" else 3
         if self.patience is None:
@@ -357,12 +371,33 @@ class ExplainConfig:
     Attributes:
         html: Also write an HTML heat-map here.
         steps: Integration steps; more shrink the approximation error and cost proportionally more time.
-        target: Class to explain; default the predicted one.
+        target: Label to explain; default the predicted one.
+        text_pair: The second text, for a pair model.
     """
 
     html: Path | None = None
     steps: int = 32
     target: str | None = None
+    text_pair: str | None = None
+
+
+@dataclass
+class RankConfig(InferenceConfig):
+    """How `textsift rank` orders candidates for a query with a pair model.
+
+    Attributes:
+        top: How many of the best candidates to print.
+        column: Column of the candidates file holding the candidates; default the model's second-text column
+            (e.g. answer) when the file has it, else text.
+    """
+
+    top: int = 5
+    column: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.top < 1:
+            raise TextsiftError(f"top must be at least 1, not {self.top}")
 
 
 @dataclass
@@ -439,6 +474,21 @@ class FetchConfig:
     out: Path = Path("data")
     seed: int = 42
     limit: int | None = None
+
+
+def check_task(task: str, data: DataConfig) -> None:
+    """A task and the columns it needs agree: pairs need a second text column, a label separator is multi-label's."""
+    if task not in get_args(TaskName):
+        raise TextsiftError(f"task must be one of {', '.join(get_args(TaskName))}, not {task!r}")
+    pairs = task.startswith("pair")
+    if pairs and not data.text_pair_column:
+        raise TextsiftError(f"the {task} task reads two texts per row; pass --text-pair-column with the second one")
+    if not pairs and data.text_pair_column:
+        raise TextsiftError("--text-pair-column is for the pair tasks; use --task pair or pair-regression")
+    if data.label_sep is not None and task != "multi-label":
+        raise TextsiftError("--label-sep splits multi-label cells; pass --task multi-label or drop --label-sep")
+    if data.label_sep == "":
+        raise TextsiftError("label_sep must not be empty; pass the character between labels, e.g. ';'")
 
 
 def check_finite(cfg: Any) -> None:

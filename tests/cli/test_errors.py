@@ -66,7 +66,51 @@ def swapped_labels(tmp: Path, data: Path, onnx: Path) -> list[str]:
     return ["predict", str(folder), str(data / "test.csv")]
 
 
+def unknown_multi_label(tmp: Path, data: Path, onnx: Path) -> list[str]:
+    (tmp / "t.csv").write_text("text,tags\na,x;y\nb,y\nc,x\nd,x;y\n")
+    (tmp / "v.csv").write_text("text,tags\ne,x;z\n")
+    return ["train", str(tmp / "t.csv"), "--validation", str(tmp / "v.csv"), "--task", "multi-label",
+            "--label-column", "tags", "--label-sep", ";", "--out", str(tmp / "m")]
+
+
+def empty_multi_label_set(tmp: Path, data: Path, onnx: Path) -> list[str]:
+    (tmp / "t.jsonl").write_text('{"text": "a", "tags": ["x"]}\n{"text": "b", "tags": []}\n')
+    return ["train", str(tmp / "t.jsonl"), "--task", "multi-label", "--label-column", "tags", "--out", str(tmp / "m")]
+
+
+def separator_never_occurs(tmp: Path, data: Path, onnx: Path) -> list[str]:
+    (tmp / "t.csv").write_text("text,tags\na,x|y\nb,y\nc,x\n")
+    return ["train", str(tmp / "t.csv"), "--task", "multi-label", "--label-column", "tags", "--label-sep", ";",
+            "--out", str(tmp / "m")]
+
+
+def non_numeric_target(tmp: Path, data: Path, onnx: Path) -> list[str]:
+    (tmp / "t.csv").write_text("text,score\na,1.5\nb,2\nc,high\n")
+    return ["train", str(tmp / "t.csv"), "--task", "regression", "--label-column", "score", "--out", str(tmp / "m")]
+
+
+def missing_pair_column(tmp: Path, data: Path, onnx: Path) -> list[str]:
+    return ["train", str(data / "train.csv"), "--task", "pair", "--text-pair-column", "answer", "--out",
+            str(tmp / "m")]
+
+
+def regression_with_class_weight(tmp: Path, data: Path, onnx: Path) -> list[str]:
+    return ["train", str(data / "train.csv"), "--task", "regression", "--label-column", "valence", "--class-weight",
+            "balanced", "--out", str(tmp / "m")]
+
+
+def rank_with_a_single_text_model(tmp: Path, data: Path, onnx: Path) -> list[str]:
+    return ["rank", str(onnx), "a query", str(data / "test.csv")]
+
+
 CASES: dict[str, tuple[Setup, str]] = {
+    "unknown multi-label": (unknown_multi_label, "v.csv:2: label 'z' was not in the training data"),
+    "empty multi-label set": (empty_multi_label_set, "t.jsonl:2: an empty label set"),
+    "separator never occurs": (separator_never_occurs, "the label separator ';' occurs in no label cell"),
+    "non-numeric regression target": (non_numeric_target, "t.csv:4: target 'high' in column 'score' is not a finite"),
+    "missing pair column": (missing_pair_column, "train.csv:1: no column 'answer'"),
+    "regression with --class-weight": (regression_with_class_weight, "a regression task has none"),
+    "rank with a single-text model": (rank_with_a_single_text_model, "ranking needs a pair model"),
     "binary jsonl": (binary_jsonl, "x.jsonl:2: not UTF-8 text"),
     "garbage parquet": (garbage_parquet, "x.parquet: not a readable Parquet file"),
     "tiny file, no validation": (tiny_file_without_validation, "too few rows to hold out a stratified"),

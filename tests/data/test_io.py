@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from textsift.data.checks import check_training_table, warn_duplicates
+from textsift.data.checks import warn_duplicates
 from textsift.data.io import read_lines, read_table
 from textsift.data.labels import LabelMap
 from textsift.errors import DataError
+from textsift.tasks.registry import get_task
 
 
 def write(path: Path, text: str) -> Path:
@@ -79,7 +80,7 @@ def test_non_utf8_file_is_an_error(tmp_path: Path) -> None:
 def test_one_class_is_refused(tmp_path: Path) -> None:
     table = read_table(write(tmp_path / "a.csv", "text,label\na,pos\nb,pos\n"))
     with pytest.raises(DataError, match="only one class"):
-        check_training_table(table)
+        get_task("multi-class").check_training(table)
 
 
 def test_unknown_label_names_its_line(tmp_path: Path) -> None:
@@ -149,4 +150,4 @@ def test_a_too_small_file_without_validation_asks_for_one(tmp_path: Path) -> Non
     write(tmp_path / "t.csv", "text,label\ngood,pos\nfine,pos\nbad,neg\n")
     with pytest.raises(DataError, match=r"t.csv: too few rows to hold out a stratified 10% validation split "
                                         r"\(3 rows, smallest class 1\); pass --validation"):
-        read_training_data(LoopConfig(train_file=tmp_path / "t.csv", out=tmp_path / "m"))
+        read_training_data(LoopConfig(train_file=tmp_path / "t.csv", out=tmp_path / "m"), get_task("multi-class"))

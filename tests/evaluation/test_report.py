@@ -13,7 +13,7 @@ from tests.helpers import copy_model
 from textsift import TextsiftError, load, report
 from textsift.evaluation.calibrate import class_reliability, expected_calibration_error, fit_temperature, nll
 from textsift.evaluation.evaluate import evaluate
-from textsift.inference.predictor import softmax
+from textsift.tasks.classification import softmax
 
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"  # tests/artifacts, ignored by git
 CHROMIUM = "/usr/bin/chromium"

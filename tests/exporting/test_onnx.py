@@ -15,8 +15,8 @@ from textsift import TextsiftError, evaluate, export, load
 from textsift.data.io import read_table
 from textsift.exporting import onnx as export_module
 from textsift.inference.onnx_backend import OnnxClassifier
-from textsift.modeling.card import ONNX_SNIPPET
-from textsift.modeling.settings import update_settings
+from textsift.modeling.card import onnx_snippet
+from textsift.modeling.settings import read_settings, update_settings
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_export_refuses_a_non_empty_out_folder(full_model: Path, tmp_path: Path,
 
 def test_torch_free_snippet_gets_the_same_labels(int8_folder: Path) -> None:
     # The README snippet, run where importing torch fails: onnxruntime, tokenizers and numpy must be enough.
-    code = 'import sys\nsys.modules["torch"] = None\n' + ONNX_SNIPPET.format(folder=int8_folder)
+    code = 'import sys\nsys.modules["torch"] = None\n' + onnx_snippet(str(int8_folder), read_settings(int8_folder))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     expected = load(int8_folder).predict(["a gripping, beautifully acted story", "dull and far too long"])

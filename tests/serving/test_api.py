@@ -57,7 +57,7 @@ class NotTorch:
 
     def __init__(self, real: Any) -> None:
         self.labels, self.settings, self.model = real.labels, real.settings, object()
-        self.predict_proba = real.predict_proba
+        self.task, self.scores = real.task, real.scores
 
 
 def test_explain_on_a_model_without_torch_weights_is_400(full_model: Path, classifier: Any) -> None:

@@ -126,3 +126,69 @@ def wait_in_flight(url: str, deadline_s: float = 30) -> None:
     while line not in httpx.get(f"{url}/metrics", timeout=5).text:
         assert time.monotonic() < deadline, "the request never reached the server"
         time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def pair_server(pair_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log = tmp_path_factory.mktemp("pair-server") / "server.log"
+    with running_server(pair_model, log) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def regression_server(regression_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log = tmp_path_factory.mktemp("regression-server") / "server.log"
+    with running_server(regression_model, log) as (url, _):
+        yield url
+
+
+def open_playground(driver: Any, url: str) -> None:
+    """Open the playground and wait until it has read the served model from /v1/models."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url + "/")
+    WebDriverWait(driver, 30).until(lambda d: "version" in d.find_element(By.ID, "model-name").text)
+
+
+def submit_and_wait(driver: Any) -> str:
+    """Press Classify; the answer once it is shown."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.find_element(By.ID, "submit").click()
+    return WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "result-label").text)
+
+
+def test_playground_shows_a_second_box_for_a_pair_model(pair_server: str, pair_model: Path, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    question = "How do I report a bug in Debian?"
+    answer = "If you have found a bug in Debian, please read the instructions for reporting a bug in Debian."
+    open_playground(browser, pair_server)
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "pair-box").is_displayed())
+    browser.find_element(By.ID, "text").send_keys(question)
+    browser.find_element(By.ID, "text-pair").send_keys(answer)
+    label = submit_and_wait(browser)
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "playground-pair.png"))
+    assert label in {"match", "other"}
+    assert label == load(pair_model).predict([(question, answer)])[0]
+    assert browser.find_element(By.ID, "result-kind").text == "Label"
+
+
+def test_playground_shows_the_value_of_a_regression_model(regression_server: str, regression_model: Path,
+                                                          browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    text = "a warm, funny and gripping film"
+    open_playground(browser, regression_server)
+    browser.find_element(By.ID, "text").send_keys(text)
+    shown = submit_and_wait(browser)
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "playground-regression.png"))
+    assert not browser.find_element(By.ID, "pair-box").is_displayed()
+    assert browser.find_element(By.ID, "result-kind").text == "Value"
+    # Shown to 3 decimals: within half a step of the value (plus float noise between server and in-process runs).
+    assert float(shown) == pytest.approx(load(regression_model).predict([text])[0], abs=6e-4)

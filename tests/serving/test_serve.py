@@ -33,16 +33,17 @@ class Tampered:
 
     def __init__(self, real: Any, model: Any = None) -> None:
         self.real, self.labels, self.settings, self.device = real, real.labels, real.settings, real.device
+        self.task = real.task
         self.model = real.model if model is None else model
         self.release, self.stalled = threading.Event(), threading.Event()
 
-    def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    def scores(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         if "boom" in texts:
             raise RuntimeError("secret internal detail")
         if "stall" in texts:
             self.stalled.set()
             self.release.wait(30)
-        return self.real.predict_proba(texts, batch_size)
+        return self.real.scores(texts, batch_size)
 
 
 def error_code(response: Any) -> str:
@@ -83,7 +84,7 @@ def test_health_and_readiness_answer_when_ready(client: TestClient) -> None:
 
 def test_readiness_is_503_until_the_model_is_warm(full_model: Path, classifier: Any) -> None:
     stalled = Tampered(classifier)
-    stalled.predict_proba = lambda texts, batch_size=64: (stalled.release.wait(30), classifier.predict_proba(texts))[1]
+    stalled.scores = lambda texts, batch_size=64: (stalled.release.wait(30), classifier.scores(texts))[1]
     with TestClient(create_app(full_model, ServeConfig(), classifier=stalled)) as c:
         assert c.get("/healthz").status_code == 200
         assert c.get("/readyz").status_code == 503 and error_code(c.get("/readyz")) == "not_ready"
@@ -256,7 +257,7 @@ def test_cors_allows_only_configured_origins(full_model: Path, classifier: Any) 
 
 def test_playground_page_is_served_with_its_assets(client: TestClient) -> None:
     page = client.get("/")
-    assert page.status_code == 200 and 'aria-live="polite"' in page.text and '<label for="text">' in page.text
+    assert page.status_code == 200 and 'aria-live="polite"' in page.text and '<label for="text"' in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert client.get("/playground.js").status_code == 200 and client.get("/playground.css").status_code == 200
 
@@ -282,9 +283,9 @@ def test_serve_config_rejects_bad_values(bad: dict[str, Any]) -> None:
 class PassRecorder(Tampered):
     """The real classifier, remembering the forward-pass size the server asked for."""
 
-    def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    def scores(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         self.batch_size = batch_size
-        return super().predict_proba(texts, batch_size)
+        return super().scores(texts, batch_size)
 
 
 @pytest.mark.parametrize(("settings", "expected"), [({}, 8), ({"forward_batch": 3}, 3)])

@@ -8,7 +8,9 @@ import torch
 
 from tests.helpers import run_cli
 from textsift import DistillConfig, TextsiftError, distill, evaluate, export, load
-from textsift.training.distill import distillation_loss, pick_layers, shrink
+from textsift.modeling.settings import ModelSettings
+from textsift.tasks.registry import get_task
+from textsift.training.distill import pick_layers, shrink
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +60,9 @@ def test_mean_pooled_teacher_shrinks_too(head_model: Path) -> None:
 def test_loss_is_cross_entropy_alone_when_student_matches_teacher() -> None:
     logits, labels = torch.tensor([[2.0, -1.0], [0.5, 0.3]]), torch.tensor([0, 1])
     ce = torch.nn.functional.cross_entropy(logits, labels)
-    assert distillation_loss(logits, logits, labels, temperature=2.0, alpha=0.5) == pytest.approx(0.5 * ce.item())
+    loss = get_task("multi-class").distill_loss(logits, labels.numpy(), ModelSettings(["a", "b"], 8),
+                                                torch.device("cpu"), temperature=2.0, alpha=0.5)
+    assert loss(logits, [0, 1]) == pytest.approx(0.5 * ce.item())
 
 
 def test_too_many_student_layers_are_refused(full_model: Path, data_dir: Path, monkeypatch, capsys) -> None:
@@ -66,3 +70,22 @@ def test_too_many_student_layers_are_refused(full_model: Path, data_dir: Path, m
         pick_layers(6, 6)
     assert run_cli(monkeypatch, "distill", str(full_model), str(data_dir / "train.csv"), "--layers", "9") == 2
     assert "the student needs between 1 and 5 layers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("teacher_fixture", ["regression_model", "multilabel_model"])
+def test_every_task_distils_into_a_folder_of_the_same_task(teacher_fixture: str, request: pytest.FixtureRequest,
+                                                           tmp_path: Path) -> None:
+    teacher_dir: Path = request.getfixturevalue(teacher_fixture)
+    teacher = load(teacher_dir)
+    data = Path(json.loads((teacher_dir / "textsift.json").read_text())["data"]["train"]["file"]).parent
+    cfg = DistillConfig(teacher=teacher_dir, train_file=data / "train.csv", validation_file=data / "validation.csv",
+                        out=tmp_path / "student", layers=2, epochs=1, batch_size=16, num_threads=2)
+    student = load(distill(cfg))
+    assert student.settings.task == teacher.settings.task and student.model.config.num_hidden_layers == 2
+    # The columns come from the teacher's training run (valence; tags split at ';'), not the defaults.
+    assert student.settings.data_columns() == teacher.settings.data_columns()
+    assert student.settings.target_scaling == teacher.settings.target_scaling
+    if teacher.settings.thresholds is not None:
+        assert student.settings.thresholds is not None and len(student.settings.thresholds) == len(student.labels)
+    answers = student.predict(["a warm and funny film", "Command-line tool to convert images"])
+    assert len(answers) == 2 and all(isinstance(a, type(teacher.predict(["x"])[0])) for a in answers)

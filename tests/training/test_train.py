@@ -10,8 +10,8 @@ from safetensors.torch import load_file
 
 from tests.helpers import small_config
 from textsift import ModelConfig, TextsiftError, evaluate, load, train
+from textsift.tasks.classification import balanced_class_weights
 from textsift.training import loop
-from textsift.training.strategies import balanced_class_weights
 
 
 def test_full_training_records_config_fingerprint_and_history(full_model: Path) -> None:

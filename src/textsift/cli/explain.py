@@ -20,7 +20,7 @@ def explain(
     from textsift.explanation.attribution import explain as run
     from textsift.explanation.render import print_explanation, write_html
 
-    explanation = run(model_dir, text, steps=cfg.steps, target=cfg.target)
+    explanation = run(model_dir, text, steps=cfg.steps, target=cfg.target, text_pair=cfg.text_pair)
     print_explanation(explanation)
     if cfg.html is not None:
         typer.echo(f"wrote {write_html([explanation], cfg.html)}")

@@ -1,64 +1,62 @@
-"""Checks across rows and files: enough classes to train, duplicates and train/test leakage, the validation split."""
+"""Checks across rows and files: a table the task can learn from, duplicates and train/test leakage, the split."""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from textsift.config import LoopConfig
-from textsift.data.io import Table, read_table
+from textsift.data.io import Item, Table, read_table
 from textsift.errors import DataError
+
+if TYPE_CHECKING:
+    from textsift.tasks.base import Task
 
 log = logging.getLogger("textsift")
 
 
-def read_training_data(cfg: LoopConfig) -> tuple[Table, Table]:
-    """The checked training table and its validation table: the validation file, or a stratified, seeded share
-    of the training file when there is none."""
+def read_training_data(cfg: LoopConfig, task: Task) -> tuple[Table, Table]:
+    """The checked training table and its validation table: the validation file, or a seeded share of the
+    training file when there is none (stratified by class for single-label tasks)."""
     train_table = read_table(cfg.train_file, cfg.data)
-    check_training_table(train_table)
+    task.check_training(train_table)
+    warn_duplicates(train_table, train_table)
     if cfg.validation_file is not None:
         val_table = read_table(cfg.validation_file, cfg.data)
         warn_duplicates(train_table, val_table)
         return train_table, val_table
     from sklearn.model_selection import train_test_split
 
-    idx = list(range(len(train_table)))
+    idx, strata = list(range(len(train_table))), task.stratify(train_table)
     try:
-        keep, held = train_test_split(
-            idx, test_size=cfg.validation_split, random_state=cfg.seed, stratify=train_table.labels
-        )
+        keep, held = train_test_split(idx, test_size=cfg.validation_split, random_state=cfg.seed, stratify=strata)
     except ValueError:  # a class too small to appear on both sides, or fewer held-out rows than classes
-        smallest = min(Counter(train_table.labels or []).values())
+        smallest = f", smallest class {min(Counter(strata).values())}" if strata else ""
         raise DataError(
             train_table.path, None,
-            f"too few rows to hold out a stratified {cfg.validation_split:.0%} validation split ({len(idx)} rows, "
-            f"smallest class {smallest})", "pass --validation with a labelled file, or add rows",
+            f"too few rows to hold out a{' stratified' if strata else ''} {cfg.validation_split:.0%} validation split "
+            f"({len(idx)} rows{smallest})",
+            "pass --validation with a labelled file, or add rows",
         ) from None
-    log.info("no validation file: holding out %d of %d training rows (stratified)", len(held), len(idx))
+    how = " (stratified)" if strata else ""
+    log.info("no validation file: holding out %d of %d training rows%s", len(held), len(idx), how)
     return train_table.subset(sorted(keep)), train_table.subset(sorted(held))
 
 
-def check_training_table(table: Table) -> None:
-    """A training file must hold at least two classes; duplicates inside it are worth a warning."""
-    if table.labels is None:
-        raise DataError(table.path, None, "no labels", "pass a labelled file")
-    counts = Counter(table.labels)
-    if len(counts) < 2:
-        only = next(iter(counts))
-        raise DataError(table.path, None, f"only one class ({only!r}) in the labels", "a classifier needs two or more")
-    warn_duplicates(table, table)
+def _key(item: Item) -> str:
+    return item.strip().lower() if isinstance(item, str) else "\x1f".join(part.strip().lower() for part in item)
 
 
 def warn_duplicates(first: Table, second: Table) -> int:
     """Warn (with lines) about texts of `second` that also appear in `first`; leakage inflates test scores."""
     seen: dict[str, int] = {}
-    for text, line in zip(first.texts, first.lines, strict=True):
-        seen.setdefault(text.strip().lower(), line)
+    for item, line in zip(first.inputs, first.lines, strict=True):
+        seen.setdefault(_key(item), line)
     same_file = first is second
     hits = []
-    for text, line in zip(second.texts, second.lines, strict=True):
-        earlier = seen.get(text.strip().lower())
+    for item, line in zip(second.inputs, second.lines, strict=True):
+        earlier = seen.get(_key(item))
         if earlier is not None and not (same_file and earlier == line):
             hits.append((earlier, line))
     if hits:

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from textsift.config import DataConfig
 from textsift.errors import DataError
@@ -25,27 +25,50 @@ MISSING_LABELS = {"", "nan", "none", "null", "na", "n/a", "<na>", "#n/a"}
 FIELD_LIMIT = 64 * 1024 * 1024
 
 
+# A label cell: one string, or the labels of a multi-label row (split at --label-sep, or a JSON/Parquet list).
+Label: TypeAlias = str | tuple[str, ...]
+# What a model reads per row: one text, or a pair of texts (pair tasks).
+Item: TypeAlias = str | tuple[str, str]
+
+
 @dataclass
 class Table:
-    """Texts (and labels, when the file has them) with the line each came from."""
+    """Texts (the second texts of pairs, and labels, when the file has them) with the line each came from.
+
+    `label_column` and `label_sep` say how the labels were read, for messages and the tasks' checks.
+    """
 
     path: Path
     texts: list[str]
-    labels: list[str] | None
+    labels: list[Label] | None
     lines: list[int]
+    pairs: list[str] | None = None
+    label_column: str = "label"
+    label_sep: str | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
 
+    @property
+    def inputs(self) -> list[Item]:
+        """What the model reads: the texts, or (text, pair) tuples."""
+        if self.pairs is None:
+            return list(self.texts)
+        return list(zip(self.texts, self.pairs, strict=True))
+
     def subset(self, idx: list[int]) -> Table:
         labels = [self.labels[i] for i in idx] if self.labels is not None else None
-        return Table(self.path, [self.texts[i] for i in idx], labels, [self.lines[i] for i in idx])
+        pairs = [self.pairs[i] for i in idx] if self.pairs is not None else None
+        return Table(self.path, [self.texts[i] for i in idx], labels, [self.lines[i] for i in idx], pairs,
+                     self.label_column, self.label_sep)
 
-    def fingerprint(self) -> Fingerprint:
-        """What a model folder records about the data it was trained on: the file's hash, rows and label counts."""
+    def fingerprint(self, label_counts: dict[str, int] | None = None) -> Fingerprint:
+        """What a model folder records about the data it was trained on: the file's hash, rows and label counts
+        (as the task counts them; plain string labels by default)."""
         digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
-        counts = Counter(self.labels or [])
-        return Fingerprint(str(self.path), digest, len(self), dict(sorted(counts.items())))
+        if label_counts is None:
+            label_counts = dict(sorted(Counter(x for x in self.labels or [] if isinstance(x, str)).items()))
+        return Fingerprint(str(self.path), digest, len(self), label_counts)
 
 
 @dataclass
@@ -68,25 +91,47 @@ def read_table(path: Path | str, cfg: DataConfig | None = None, *, require_label
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise DataError(path, None, f"unknown file type {path.suffix!r}", f"use one of {', '.join(sorted(FORMATS))}")
-    wanted = [cfg.text_column] + ([cfg.label_column] if require_labels else [])
-    texts, labels, lines = [], [], []
+    text_columns = [cfg.text_column] + ([cfg.text_pair_column] if cfg.text_pair_column else [])
+    wanted = text_columns + ([cfg.label_column] if require_labels else [])
+    columns: list[list[str]] = [[] for _ in text_columns]
+    labels: list[Label] = []
+    lines = []
     for line, row in _rows(path, fmt, wanted):
-        text = _cell(row.get(cfg.text_column))
-        if text is None:
-            raise DataError(path, line, f"empty text in column {cfg.text_column!r}", "fill it in or remove the row")
+        for column, values in zip(text_columns, columns, strict=True):
+            text = _cell(row.get(column))
+            if text is None:
+                raise DataError(path, line, f"empty text in column {column!r}", "fill it in or remove the row")
+            values.append(text)
         if require_labels:
-            raw = row.get(cfg.label_column)
-            label = _cell(raw)
-            if label is None or label.strip().lower() in MISSING_LABELS:
-                shown = f" ({raw!r})" if label is not None or isinstance(raw, float) else ""
-                problem = f"missing label{shown} in column {cfg.label_column!r}"
-                raise DataError(path, line, problem, "label it or remove the row")
-            labels.append(label.strip())
-        texts.append(text)
+            labels.append(_label(path, line, row.get(cfg.label_column), cfg))
         lines.append(line)
-    if not texts:
+    if not lines:
         raise DataError(path, None, "no rows", "the file has a header but no data")
-    return Table(path, texts, labels if require_labels else None, lines)
+    return Table(path, columns[0], labels if require_labels else None, lines,
+                 columns[1] if cfg.text_pair_column else None, cfg.label_column, cfg.label_sep)
+
+
+def _label(path: Path, line: int, raw: Any, cfg: DataConfig) -> Label:
+    """One label cell: a string, or a tuple of labels (a list cell, or a string split at `label_sep`)."""
+    if isinstance(raw, list | tuple) or hasattr(raw, "tolist"):  # JSON list, Parquet list (maybe numpy)
+        items = raw.tolist() if hasattr(raw, "tolist") else raw
+        return tuple(_one_label(path, line, item, cfg.label_column) for item in items)
+    label = _one_label(path, line, raw, cfg.label_column)
+    if cfg.label_sep is not None and cfg.label_sep in label:
+        parts = [part.strip() for part in label.split(cfg.label_sep)]
+        if not all(parts):
+            raise DataError(path, line, f"an empty label between separators in {label!r}",
+                            f"remove the extra {cfg.label_sep!r}")
+        return tuple(parts)
+    return label
+
+
+def _one_label(path: Path, line: int, raw: Any, column: str) -> str:
+    label = _cell(raw)
+    if label is None or label.strip().lower() in MISSING_LABELS or isinstance(raw, list | dict):
+        shown = f" ({raw!r})" if label is not None or isinstance(raw, float) else ""
+        raise DataError(path, line, f"missing label{shown} in column {column!r}", "label it or remove the row")
+    return label.strip()
 
 
 def _cell(value: Any) -> str | None:

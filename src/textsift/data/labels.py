@@ -16,7 +16,7 @@ class LabelMap:
 
     @classmethod
     def from_labels(cls, labels: list[str]) -> LabelMap:
-        return cls(sorted(set(labels), key=_natural_key))
+        return cls(sorted(set(labels), key=natural_key))
 
     def encode(self, table: Table) -> list[int]:
         """Class ids of a table's labels; a label unseen in training is an error naming its line."""
@@ -34,7 +34,7 @@ class LabelMap:
         return ids
 
 
-def _natural_key(label: str) -> tuple[int, float | str]:
+def natural_key(label: str) -> tuple[int, float | str]:
     try:
         return (0, float(label))
     except ValueError:

@@ -1,4 +1,4 @@
-"""Metrics on the terminal: a per-class table and the averages, with Rich (on stderr, so stdout stays data)."""
+"""Metrics on the terminal with Rich (on stderr, so stdout stays data): per class, per label, or regression."""
 
 from __future__ import annotations
 
@@ -22,3 +22,38 @@ def print_metrics(metrics: dict[str, Any]) -> None:
     console = Console(stderr=True)
     console.print(table)
     console.print(f"accuracy [bold]{metrics['accuracy']:.4f}[/bold]")
+
+
+def print_multilabel(metrics: dict[str, Any]) -> None:
+    """Per-label P/R/F1 with thresholds, the averages, subset accuracy and Hamming loss."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{metrics.get('data_file', 'evaluation')}  (n={metrics['n']})")
+    for column in ("label", "threshold", "precision", "recall", "f1", "support"):
+        table.add_column(column, justify="left" if column == "label" else "right")
+    for name, s in metrics["per_label"].items():
+        table.add_row(name, f"{s['threshold']:.2f}", f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}",
+                      str(s["support"]))
+    table.add_section()
+    for average in ("micro", "macro", "samples"):
+        s = metrics[average]
+        table.add_row(f"{average} avg", "", f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", "")
+    console = Console(stderr=True)
+    console.print(table)
+    console.print(f"micro-F1 [bold]{metrics['micro']['f1']:.4f}[/bold] (at a flat 0.5: "
+                  f"{metrics['micro_f1_at_0.5']:.4f}), subset accuracy {metrics['subset_accuracy']:.4f}, "
+                  f"Hamming loss {metrics['hamming_loss']:.4f}")
+
+
+def print_regression(metrics: dict[str, Any]) -> None:
+    """Pearson and Spearman r, RMSE, MAE and R² of a regression model."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{metrics.get('data_file', 'evaluation')}  ({metrics.get('target', 'value')}, "
+                        f"n={metrics['n']})")
+    for name in ("pearson", "spearman", "rmse", "mae", "r2"):
+        table.add_column(name, justify="right")
+    table.add_row(*(f"{metrics[name]:.4f}" for name in ("pearson", "spearman", "rmse", "mae", "r2")))
+    Console(stderr=True).print(table)

@@ -1,7 +1,9 @@
 """Which words drove a prediction: Layer Integrated Gradients on the input embeddings, summed per word.
 
 The baseline is the same sequence with every non-special token replaced by the pad token, so an attribution says
-how much a word moved the explained class's logit away from "an empty text of this length".
+how much a word moved the explained output away from "an empty text of this length". The output is the task's:
+a class's logit, a label's logit (multi-label) or the predicted value (regression, in standardised units). For a
+pair model both texts are attributed; each word records which text it is in.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import torch
 
 from textsift._optional import require
 from textsift.config import ExplainConfig
+from textsift.data.io import Item
 from textsift.errors import Cancelled, TextsiftError
 from textsift.inference.load import load
-from textsift.inference.predictor import softmax
 from textsift.inference.torch_backend import Classifier
 from textsift.modeling.settings import read_settings
 
@@ -30,10 +32,11 @@ DEFAULT_STEPS = ExplainConfig.steps
 
 @dataclass
 class Explanation:
-    """Per-word attributions of one text towards one class.
+    """Per-word attributions of one text (or pair) towards one output.
 
-    `scores[i]` belongs to `words[i]`, the substring `text[spans[i][0]:spans[i][1]]`; positive scores push towards
-    `label`. Their sum approximates `logit - baseline_logit` (IG completeness); `delta` is Captum's error of it.
+    `scores[i]` belongs to `words[i]`, the substring `spans[i]` of `text`, or of `text_pair` when `segments[i]` is
+    1; positive scores push towards `label`. Their sum approximates `logit - baseline_logit` (IG completeness);
+    `delta` is Captum's error of it. `probability` is the task's score of `label` (a regression's predicted value).
     """
 
     text: str
@@ -47,6 +50,8 @@ class Explanation:
     baseline_logit: float = 0.0
     steps: int = DEFAULT_STEPS
     seconds: float = 0.0
+    text_pair: str | None = None
+    segments: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (spans become lists)."""
@@ -57,42 +62,54 @@ class Explanation:
 
 def explain(
     model: Classifier | Path | str, text: str, *, steps: int = DEFAULT_STEPS, target: str | None = ExplainConfig.target,
-    stop: Callable[[], bool] | None = None, chunk: int | None = None,
+    stop: Callable[[], bool] | None = None, chunk: int | None = None, text_pair: str | None = None,
 ) -> Explanation:
-    """Attribute the prediction for `text` (or the class `target`) to its words.
+    """Attribute the prediction for `text` (or the label `target`) to its words.
 
     Args:
         model: a loaded torch `Classifier` or a model folder written by `textsift train`.
         text: the text to explain; only its first `max_length` tokens are seen by the model.
         steps: integration steps; more steps shrink `delta` and cost proportionally more time.
-        target: class name to explain; default the predicted class.
+        target: label to explain; default the predicted one (a regression has one output).
         stop: asked before each chunk of steps; when it returns True the work ends with `Cancelled`.
         chunk: integration steps per forward pass (default all at once); with `stop`, how often it is asked.
+        text_pair: the second text, for a pair model.
     """
     classifier = torch_classifier(model)
     if steps < 1:
         raise TextsiftError(f"steps must be at least 1, not {steps}")
-    if not text.strip():
+    if not text.strip() or (text_pair is not None and not text_pair.strip()):
         raise TextsiftError("nothing to explain: the text is empty")
+    if (text_pair is not None) != classifier.task.pairs:
+        raise TextsiftError("a pair model explains two texts; pass the second one as well" if classifier.task.pairs
+                            else "this model reads one text; drop the second text")
     require("captum", extra="explain")
     started = time.perf_counter()
-    enc = classifier.tokenizer(text, truncation=True, max_length=classifier.max_length)
-    word_ids = enc.word_ids()
+    enc = classifier.tokenizer(text, text_pair, truncation=True, max_length=classifier.max_length)
     ids = list(enc["input_ids"])
-    base = [i if w is None else classifier.tokenizer.pad_token_id for i, w in zip(ids, word_ids, strict=True)]
+    words = word_keys(enc.sequence_ids(), enc.word_ids())
+    base = [i if w is None else classifier.tokenizer.pad_token_id for i, w in zip(ids, words, strict=True)]
     logits = classifier.logits_from_ids([ids, base])
-    # Same probabilities as Classifier.predict_proba (temperature included), without a second forward pass.
-    probs = softmax(logits[:1], classifier.settings.temperature)[0]
-    t = _target_index(classifier, target, int(probs.argmax()))
+    # The same scores as Classifier.scores (temperature, thresholds, scaling included), without a second pass.
+    scores = classifier.task.activate(logits[:1], classifier.settings)[0]
+    t = classifier.task.explain_target(scores, classifier.settings, target)
 
     token_scores, delta = _integrate(classifier, ids, base, t, steps, stop, chunk)
-    spans, scores = words_from_pieces(word_ids, [enc.word_to_chars(w) for w in range(_n_words(word_ids))],
-                                      token_scores)
+    keys = list(dict.fromkeys(w for w in words if w is not None))
+    spans, sums = words_from_pieces([None if w is None else keys.index(w) for w in words],
+                                    [enc.word_to_chars(w, sequence_index=seg) for seg, w in keys], token_scores)
+    sources = [text if seg == 0 else text_pair or "" for seg, _ in keys]
     return Explanation(
-        text=text, words=[text[a:b] for a, b in spans], scores=scores, label=classifier.labels[t],
-        probability=float(probs[t]), delta=delta, spans=spans, logit=float(logits[0, t]),
-        baseline_logit=float(logits[1, t]), steps=steps, seconds=time.perf_counter() - started,
+        text=text, words=[src[a:b] for src, (a, b) in zip(sources, spans, strict=True)], scores=sums,
+        label=classifier.labels[t], probability=float(scores[t]), delta=delta, spans=spans,
+        logit=float(logits[0, t]), baseline_logit=float(logits[1, t]), steps=steps,
+        seconds=time.perf_counter() - started, text_pair=text_pair, segments=[seg for seg, _ in keys],
     )
+
+
+def word_keys(sequence_ids: list[int | None], word_ids: list[int | None]) -> list[tuple[int, int] | None]:
+    """(text, word) per token, None for special tokens: a pair's word ids restart in its second text."""
+    return [None if w is None or s is None else (s, w) for s, w in zip(sequence_ids, word_ids, strict=True)]
 
 
 def _integrate(classifier: Classifier, ids: list[int], base: list[int], target: int, steps: int,
@@ -100,20 +117,23 @@ def _integrate(classifier: Classifier, ids: list[int], base: list[int], target: 
     """Per-token Layer IG attributions (summed over the embedding dimension) and Captum's convergence delta."""
     from captum.attr import LayerIntegratedGradients
 
+    from textsift.inference.torch_backend import collate
+
     model = classifier.model.eval()
     device = classifier.device
 
-    def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor, *segments: torch.Tensor) -> torch.Tensor:
         if stop is not None and stop():  # Captum calls this once per chunk of steps
             raise Cancelled("the explanation was cancelled")
-        return model(input_ids=input_ids, attention_mask=attention_mask).logits
+        extra = {"token_type_ids": segments[0]} if segments else {}
+        return model(input_ids=input_ids, attention_mask=attention_mask, **extra).logits
 
-    # The baseline keeps the attention mask of the input: pads are attended, so only word identity changes.
-    input_ids = torch.tensor([ids], device=device)
+    # The baseline keeps the attention mask (and segments) of the input: only word identity changes.
+    inputs = {k: v.to(device) for k, v in collate([ids], classifier.tokenizer.pad_token_id, classifier.sep_id).items()}
+    extra_args = (inputs["attention_mask"],) + ((inputs["token_type_ids"],) if "token_type_ids" in inputs else ())
     attributions, delta = LayerIntegratedGradients(forward, model.get_input_embeddings()).attribute(
-        input_ids, baselines=torch.tensor([base], device=device), target=target,
-        additional_forward_args=(torch.ones_like(input_ids),), n_steps=steps, return_convergence_delta=True,
-        internal_batch_size=chunk,
+        inputs["input_ids"], baselines=torch.tensor([base], device=device), target=target,
+        additional_forward_args=extra_args, n_steps=steps, return_convergence_delta=True, internal_batch_size=chunk,
     )
     return attributions.sum(-1)[0].detach().float().cpu().numpy(), float(delta.item())
 
@@ -137,8 +157,8 @@ def deletion_test(classifier: Classifier, explanations: list[Explanation], *, k:
     """Sanity check that attributions are not noise.
 
     For each explanation, delete its `k` highest-scoring words, then (separately) `k` words drawn at random with a
-    seeded generator, and measure the drop in the explained class's probability. Texts with `k` words or fewer are
-    skipped. Returns the mean drops and how many texts were used.
+    seeded generator, and measure the drop in the explained output's score (probability, or value). Texts with `k`
+    words or fewer are skipped. Returns the mean drops and how many texts were used.
     """
     rng = random.Random(seed)
     used = [e for e in explanations if len(e.words) > k]
@@ -152,22 +172,26 @@ def deletion_test(classifier: Classifier, explanations: list[Explanation], *, k:
     # One batched pass per variant; the drop is measured on the class each explanation explains.
     cols = [classifier.labels.index(e.label) for e in used]
     before = np.array([e.probability for e in used])
-    p_top = classifier.predict_proba(top)[np.arange(len(used)), cols]
-    p_rand = classifier.predict_proba(rand)[np.arange(len(used)), cols]
+    p_top = classifier.scores(top)[np.arange(len(used)), cols]
+    p_rand = classifier.scores(rand)[np.arange(len(used)), cols]
     return {"k": k, "n": len(used), "top_drop": float((before - p_top).mean()),
             "random_drop": float((before - p_rand).mean())}
 
 
-def remove_words(explanation: Explanation, indices: list[int]) -> str:
-    """The text with the given words cut out, whitespace collapsed."""
-    drop = set(indices)
-    parts, start = [], 0
-    for i, (a, b) in enumerate(explanation.spans):
-        if i in drop:
-            parts.append(explanation.text[start:a])
-            start = b
-    parts.append(explanation.text[start:])
-    return " ".join("".join(parts).split())
+def remove_words(explanation: Explanation, indices: list[int]) -> Item:
+    """The text (or pair) with the given words cut out, whitespace collapsed."""
+    sources = [explanation.text] + ([explanation.text_pair] if explanation.text_pair is not None else [])
+    segments = explanation.segments or [0] * len(explanation.spans)
+    out = []
+    for seg, source in enumerate(sources):
+        parts, start = [], 0
+        for i, (a, b) in enumerate(explanation.spans):
+            if i in indices and segments[i] == seg:
+                parts.append(source[start:a])
+                start = b
+        parts.append(source[start:])
+        out.append(" ".join("".join(parts).split()))
+    return out[0] if len(out) == 1 else (out[0], out[1])
 
 
 def torch_classifier(model: Classifier | Path | str) -> Classifier:
@@ -182,15 +206,3 @@ def torch_classifier(model: Classifier | Path | str) -> Classifier:
     if not isinstance(model, Classifier) or not isinstance(model.model, torch.nn.Module):
         raise TextsiftError("explain needs gradients, which an ONNX model has not; load the torch model folder")
     return model
-
-
-def _target_index(classifier: Classifier, target: str | None, predicted: int) -> int:
-    if target is None:
-        return predicted
-    if target not in classifier.labels:
-        raise TextsiftError(f"unknown target class {target!r}; the model's classes are {', '.join(classifier.labels)}")
-    return classifier.labels.index(target)
-
-
-def _n_words(word_ids: list[int | None]) -> int:
-    return max((w for w in word_ids if w is not None), default=-1) + 1

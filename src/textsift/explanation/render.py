@@ -12,23 +12,31 @@ from textsift.explanation.attribution import Explanation
 _GREEN, _RED = (22, 163, 74), (220, 38, 38)
 
 
-def segments(explanation: Explanation) -> list[dict[str, Any]]:
-    """The text cut into words and the gaps between them, each word with its colour strength.
+def parts(explanation: Explanation) -> list[int]:
+    """Which texts an explanation has: [0], or [0, 1] for a pair."""
+    return [0] if explanation.text_pair is None else [0, 1]
 
-    `alpha` in [0, 1] is |score| relative to the text's largest |score|; `positive` says which colour.
+
+def segments(explanation: Explanation, part: int = 0) -> list[dict[str, Any]]:
+    """One of the texts (`part` 1 is a pair's second) cut into words and gaps, each word with its colour strength.
+
+    `alpha` in [0, 1] is |score| relative to the largest |score| of the explanation; `positive` says which colour.
     Gaps (and any text past truncation) come with `score` None so the original text is rendered exactly.
     """
     scale = max((abs(s) for s in explanation.scores), default=0.0) or 1.0
+    source = explanation.text if part == 0 else explanation.text_pair or ""
+    which = explanation.segments or [0] * len(explanation.spans)
     out: list[dict[str, Any]] = []
     start = 0
-    for (a, b), score in zip(explanation.spans, explanation.scores, strict=True):
+    for (a, b), score, seg in zip(explanation.spans, explanation.scores, which, strict=True):
+        if seg != part:
+            continue
         if a > start:
-            out.append({"text": explanation.text[start:a], "score": None})
-        out.append({"text": explanation.text[a:b], "score": score, "alpha": abs(score) / scale,
-                    "positive": score >= 0})
+            out.append({"text": source[start:a], "score": None})
+        out.append({"text": source[a:b], "score": score, "alpha": abs(score) / scale, "positive": score >= 0})
         start = b
-    if start < len(explanation.text):
-        out.append({"text": explanation.text[start:], "score": None})
+    if start < len(source):
+        out.append({"text": source[start:], "score": None})
     return out
 
 
@@ -45,18 +53,19 @@ def print_explanation(explanation: Explanation) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    line = Text()
-    for seg in segments(explanation):
-        if seg["score"] is None or seg["alpha"] < 0.05:
-            line.append(seg["text"])
-            continue
-        # Blend from white to the full colour so weak words stay readable with black text on any terminal theme.
-        base, a = (_GREEN if seg["positive"] else _RED), 0.25 + 0.75 * seg["alpha"]
-        r, g, b = (round(255 + (c - 255) * a) for c in base)
-        line.append(seg["text"], style=f"black on rgb({r},{g},{b})")
     console = Console()
-    console.print(line)
-    console.print(f"[bold]{explanation.label}[/bold] p={explanation.probability:.3f}  "
+    for part in parts(explanation):
+        line = Text()
+        for seg in segments(explanation, part):
+            if seg["score"] is None or seg["alpha"] < 0.05:
+                line.append(seg["text"])
+                continue
+            # Blend from white to the full colour so weak words stay readable with black text on any theme.
+            base, a = (_GREEN if seg["positive"] else _RED), 0.25 + 0.75 * seg["alpha"]
+            r, g, b = (round(255 + (c - 255) * a) for c in base)
+            line.append(seg["text"], style=f"black on rgb({r},{g},{b})")
+        console.print(line)
+    console.print(f"[bold]{explanation.label}[/bold] score={explanation.probability:.3f}  "
                   f"(green pushes towards it, red away; {explanation.steps} steps, "
                   f"delta {explanation.delta:+.4f}, {explanation.seconds:.2f} s)")
 
@@ -65,7 +74,7 @@ def render_template(name: str, **context: Any) -> str:
     """Render one of the package's Jinja2 templates (autoescaped)."""
     jinja2 = require("jinja2", extra="explain")
     env = jinja2.Environment(loader=jinja2.PackageLoader("textsift", "templates"), autoescape=True)
-    env.globals.update(segments=segments, css_background=css_background)
+    env.globals.update(segments=segments, parts=parts, css_background=css_background)
     return env.get_template(name).render(**context)
 
 

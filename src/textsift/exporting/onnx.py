@@ -25,9 +25,9 @@ import torch
 from textsift import files
 from textsift._optional import require
 from textsift.config import DataConfig, ExportConfig
-from textsift.data.io import Table, read_table
+from textsift.data.io import Item, Table, read_table
 from textsift.errors import TextsiftError
-from textsift.exporting.parity import BUILTIN_TEXTS, PARITY_SAMPLE, accuracy_change, compare
+from textsift.exporting.parity import PARITY_SAMPLE, accuracy_change, builtin_sample, compare
 from textsift.inference.load import load
 from textsift.inference.onnx_backend import ONNX_FILE
 from textsift.inference.torch_backend import Classifier
@@ -69,8 +69,8 @@ def export(
     classifier = load(model_dir)
     if not isinstance(classifier, Classifier):
         raise TextsiftError(f"{model_dir}: already an ONNX folder; export from the torch model folder")
-    table = read_table(validate, data) if validate is not None else None
-    sample = table.texts[:PARITY_SAMPLE] if table is not None else BUILTIN_TEXTS
+    table = read_table(validate, classifier.settings.data_columns(data)) if validate is not None else None
+    sample = table.inputs[:PARITY_SAMPLE] if table is not None else builtin_sample(classifier.task.pairs)
 
     # Build everything in a staging folder next to `out`; only a folder that passed parity is moved into place.
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -96,12 +96,12 @@ def _int8_summary(report: dict[str, Any]) -> str:
             f"label agreement {report['int8']['label_agreement']:.1%}")
 
 
-def _build(classifier: Classifier, stage: Path, model_dir: Path, quantize: Literal["int8"] | None, sample: list[str],
+def _build(classifier: Classifier, stage: Path, model_dir: Path, quantize: Literal["int8"] | None, sample: list[Item],
            table: Table | None, tolerance: float, opset: int) -> dict[str, Any]:
     onnx_dir = stage / "graphs"
     onnx_dir.mkdir()
     with _quiet():
-        raw = to_onnx(classifier.model, onnx_dir / "raw.onnx", opset)
+        raw = to_onnx(classifier.model, onnx_dir / "raw.onnx", opset, segments=classifier.sep_id is not None)
         optimise(raw, stage / ONNX_FILE)
     write_folder_files(classifier, stage, model_dir, quantize, opset)
 
@@ -137,8 +137,10 @@ def write_folder_files(classifier: Classifier, stage: Path, model_dir: Path, qua
     classifier.model.config.save_pretrained(stage)
     optimisation = ("int8 graph: ORT_ENABLE_ALL at load" if quantize
                     else "ORT_ENABLE_EXTENDED offline, ORT_ENABLE_ALL at load")
-    facts = OnnxFacts(file=ONNX_FILE, opset=opset, inputs=["input_ids", "attention_mask"], outputs=["logits"],
-                      optimisation=optimisation, pad_token_id=tokenizer.pad_token_id, pad_token=tokenizer.pad_token)
+    segments = classifier.sep_id is not None
+    facts = OnnxFacts(file=ONNX_FILE, opset=opset, inputs=graph_inputs(segments), outputs=["logits"],
+                      optimisation=optimisation, pad_token_id=tokenizer.pad_token_id, pad_token=tokenizer.pad_token,
+                      sep_token_id=classifier.sep_id)
     # The file list is the torch folder's until _record lists this folder's own files.
     settings = dataclasses.replace(classifier.settings, backend="onnx", quantize=quantize, source=str(model_dir),
                                    onnx=facts, files={})
@@ -183,24 +185,43 @@ class LogitsOnly(torch.nn.Module):
         return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
 
 
-def example_inputs() -> tuple[torch.Tensor, torch.Tensor]:
+class PairLogitsOnly(LogitsOnly):
+    """The graph of a pair model: segment ids go in as well (the exporter traces exactly the arguments given)."""
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,  # type: ignore[override]
+                token_type_ids: torch.Tensor) -> torch.Tensor:
+        return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
+
+
+def graph_inputs(segments: bool) -> list[str]:
+    """The graph's input names: ids and mask, and segment ids for a pair model whose backbone reads them."""
+    return ["input_ids", "attention_mask"] + (["token_type_ids"] if segments else [])
+
+
+def example_inputs(segments: bool = False) -> tuple[torch.Tensor, ...]:
     """Batch 2, length 8, one padded row: neither axis gets specialised to 1 when tracing."""
     input_ids = torch.full((2, 8), 101, dtype=torch.long)
     attention_mask = torch.ones((2, 8), dtype=torch.long)
     attention_mask[1, 5:] = 0
-    return input_ids, attention_mask
+    if not segments:
+        return input_ids, attention_mask
+    token_type_ids = torch.zeros((2, 8), dtype=torch.long)
+    token_type_ids[:, 4:] = 1
+    return input_ids, attention_mask, token_type_ids
 
 
-def to_onnx(model: torch.nn.Module, path: Path, opset: int) -> Path:
+def to_onnx(model: torch.nn.Module, path: Path, opset: int, *, segments: bool = False) -> Path:
     """Trace the torch model with dynamic batch and sequence axes into a single-file ONNX graph."""
     require("onnxscript", extra="onnx")  # the dynamo exporter translates through onnxscript
     require("onnx", extra="onnx")
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    names = graph_inputs(segments)
     with torch.inference_mode(False), torch.no_grad():
         torch.onnx.export(
-            LogitsOnly(model).eval(), example_inputs(), str(path), input_names=["input_ids", "attention_mask"],
+            (PairLogitsOnly if segments else LogitsOnly)(model).eval(), example_inputs(segments), str(path),
+            input_names=names,
             output_names=["logits"], opset_version=opset, dynamo=True, external_data=False, verbose=False,
-            dynamic_shapes={"input_ids": {0: batch, 1: sequence}, "attention_mask": {0: batch, 1: sequence}},
+            dynamic_shapes={name: {0: batch, 1: sequence} for name in names},
         )
     return path
 

@@ -1,4 +1,5 @@
-"""Parity of an exported graph with its torch model: logit differences, label agreement, accuracy change."""
+"""Parity of an exported graph with its torch model: output differences, answer agreement (the task decides what
+agreeing means: the same class, the same label set, a value within 1% of the targets' spread), headline change."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from textsift.data.io import Table
-from textsift.data.labels import LabelMap
+from textsift.data.io import Item, Table
 from textsift.inference.predictor import Predictor
 
 log = logging.getLogger("textsift")
@@ -26,22 +26,40 @@ BUILTIN_TEXTS = [
 ]
 
 
-def compare(expected: np.ndarray, onnx_classifier: Predictor, texts: list[str]) -> dict[str, float]:
-    """Largest |logit difference| and share of equal labels between torch logits and an ONNX classifier."""
-    got = onnx_classifier.logits(texts)
+# Pairs for a pair model's parity sample when no --validate file is given: question/answer shaped, matching or not.
+BUILTIN_PAIRS = [
+    ("my card was charged twice", "Duplicate charges are refunded within five working days."),
+    ("my card was charged twice", "You can change your delivery address in the account settings."),
+    ("how do I reset my password", "Use the 'forgot password' link on the sign-in page."),
+    ("ok", "fine"),
+    ("where is my parcel " * 60, "Track it with the number in your confirmation e-mail. " * 20),
+    ("cancel my subscription", "Subscriptions can be cancelled at any time from the billing page."),
+]
+
+
+def builtin_sample(pairs: bool) -> list[Item]:
+    return list(BUILTIN_PAIRS) if pairs else list(BUILTIN_TEXTS)
+
+
+def compare(expected: np.ndarray, onnx_classifier: Predictor, items: list[Item]) -> dict[str, float]:
+    """Largest |output difference| and the share of equal answers between torch outputs and an ONNX model."""
+    got = onnx_classifier.logits(items)
     return {
         "max_abs_logit_diff": float(np.abs(got - expected).max()),
-        "label_agreement": float((got.argmax(axis=1) == expected.argmax(axis=1)).mean()),
+        "label_agreement": onnx_classifier.task.agreement(expected, got, onnx_classifier.settings),
     }
 
 
 def accuracy_change(torch_classifier: Predictor, onnx_classifier: Predictor, table: Table) -> dict[str, Any]:
-    """Accuracy of both models on a labelled table and the change in points (ONNX minus torch)."""
-    y = np.array(LabelMap(torch_classifier.labels).encode(table))
-    torch_acc = float((torch_classifier.logits(table.texts).argmax(axis=1) == y).mean())
-    onnx_acc = float((onnx_classifier.logits(table.texts).argmax(axis=1) == y).mean())
-    change = {"file": str(table.path), "n": len(y), "torch_accuracy": torch_acc, "onnx_accuracy": onnx_acc,
-              "delta_points": round(100 * (onnx_acc - torch_acc), 2)}
-    log.info("accuracy on %s: torch %.4f, onnx %.4f (%+.2f points)", table.path, torch_acc, onnx_acc,
+    """The task's headline metric (accuracy, micro-F1, Pearson r) of both models on a labelled table, and the
+    change in points (ONNX minus torch)."""
+    task, settings = torch_classifier.task, torch_classifier.settings
+    y = task.targets(table, settings)
+    headline = task.headline
+    before = task.summary(task.metrics(y, torch_classifier.scores(table.inputs), settings))[headline]
+    after = task.summary(task.metrics(y, onnx_classifier.scores(table.inputs), settings))[headline]
+    change = {"file": str(table.path), "n": len(y), "metric": headline, f"torch_{headline}": before,
+              f"onnx_{headline}": after, "delta_points": round(100 * (after - before), 2)}
+    log.info("%s on %s: torch %.4f, onnx %.4f (%+.2f points)", headline, table.path, before, after,
              change["delta_points"])
     return change

@@ -7,6 +7,7 @@ and ONNX folders alike. Tokenisation uses the folder's tokenizer.json through th
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,9 @@ import numpy as np
 
 from textsift._optional import require
 from textsift.data.batching import pad, sorted_batches
+from textsift.data.io import Item
 from textsift.errors import TextsiftError
-from textsift.inference.predictor import BATCH_SIZE, Predictor
+from textsift.inference.predictor import BATCH_SIZE, Predictor, split_items
 from textsift.modeling.settings import ModelSettings, OnnxFacts
 
 ONNX_FILE = "model.onnx"
@@ -40,16 +42,19 @@ class OnnxClassifier(Predictor):
             raise TextsiftError("an ONNX classifier needs the onnx facts of its textsift.json")
         return self.settings.onnx
 
-    def encode(self, texts: list[str]) -> list[list[int]]:
-        """Token ids without padding (one batched call of the Rust tokenizer)."""
-        return [e.ids for e in self.tokenizer.encode_batch(texts)]
+    def encode(self, items: Sequence[Item]) -> list[list[int]]:
+        """Token ids without padding (one batched call of the Rust tokenizer; pairs with its pair template)."""
+        texts, pairs = split_items(items, self.task.pairs)
+        batch = texts if pairs is None else list(zip(texts, pairs, strict=True))
+        return [e.ids for e in self.tokenizer.encode_batch(batch)]
 
     def logits_from_ids(self, ids: list[list[int]], batch_size: int = BATCH_SIZE) -> np.ndarray:
         """Raw scores for already tokenized texts; batches are length-sorted to keep padding small."""
         out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
-        pad_id = self.facts.pad_token_id
+        facts = self.facts
         for batch in sorted_batches([len(s) for s in ids], batch_size):
-            out[batch] = self.session.run(["logits"], pad([ids[i] for i in batch], pad_id))[0]
+            feed = pad([ids[i] for i in batch], facts.pad_token_id, facts.sep_token_id)
+            out[batch] = self.session.run(["logits"], {name: feed[name] for name in facts.inputs})[0]
         return out
 
 

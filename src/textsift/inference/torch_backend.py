@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -12,8 +13,9 @@ import torch
 from transformers import PreTrainedModel
 
 from textsift.data.batching import pad, sorted_batches
+from textsift.data.io import Item
 from textsift.errors import TextsiftError
-from textsift.inference.predictor import BATCH_SIZE, Predictor
+from textsift.inference.predictor import BATCH_SIZE, Predictor, split_items
 from textsift.modeling import folder as model_folder
 from textsift.modeling.heads import MeanPoolingForSequenceClassification
 from textsift.modeling.settings import ModelSettings
@@ -21,7 +23,7 @@ from textsift.modeling.settings import ModelSettings
 
 @dataclass
 class Classifier(Predictor):
-    """A fine-tuned text classifier: network, tokenizer, and the settings it was trained with."""
+    """A fine-tuned text model (classifier or regressor): network, tokenizer, and the settings it was trained with."""
 
     model: PreTrainedModel
     tokenizer: Any
@@ -36,9 +38,18 @@ class Classifier(Predictor):
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def encode(self, texts: list[str]) -> list[list[int]]:
-        """Token ids without padding (fast tokenizer, one batched call)."""
-        return self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+    @property
+    def sep_id(self) -> int | None:
+        """The separator whose first occurrence ends segment 0, for a pair model whose backbone reads
+        token_type_ids (BERT-like; RoBERTa-like models have no segments and get none)."""
+        if not self.task.pairs or "token_type_ids" not in self.tokenizer.model_input_names:
+            return None
+        return int(self.tokenizer.sep_token_id)
+
+    def encode(self, items: Sequence[Item]) -> list[list[int]]:
+        """Token ids without padding (fast tokenizer, one batched call; pairs as the tokenizer pairs them)."""
+        texts, pairs = split_items(items, self.task.pairs)
+        return self.tokenizer(texts, pairs, truncation=True, max_length=self.max_length)["input_ids"]
 
     @torch.inference_mode()
     def logits_from_ids(self, ids: list[list[int]], batch_size: int = BATCH_SIZE) -> np.ndarray:
@@ -47,7 +58,7 @@ class Classifier(Predictor):
         device = self.device
         out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
         for batch in sorted_batches([len(s) for s in ids], batch_size):
-            inputs = collate([ids[i] for i in batch], self.tokenizer.pad_token_id)
+            inputs = collate([ids[i] for i in batch], self.tokenizer.pad_token_id, self.sep_id)
             logits = self.model(**{k: v.to(device) for k, v in inputs.items()}).logits
             out[batch] = logits.float().cpu().numpy()
         return out
@@ -58,9 +69,9 @@ class Classifier(Predictor):
         return model_folder.save_folder(self.model, self.tokenizer, settings, folder)
 
 
-def collate(sequences: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
+def collate(sequences: list[list[int]], pad_id: int, sep_id: int | None = None) -> dict[str, torch.Tensor]:
     """Pad token id lists to the longest in the batch, as tensors (see `data.batching.pad`)."""
-    return {name: torch.from_numpy(array) for name, array in pad(sequences, pad_id).items()}
+    return {name: torch.from_numpy(array) for name, array in pad(sequences, pad_id, sep_id).items()}
 
 
 def load_torch(folder: Path, settings: ModelSettings, device: str = "cpu") -> Classifier:

@@ -27,23 +27,25 @@ def resolve_backbone(name: str) -> str:
 
 
 def build(
-    backbone: str, labels: list[str], pooling: str, *, pool_layers: int = 1, head_hidden_size: int = 0
+    backbone: str, labels: list[str], pooling: str, *, problem_type: str = "single_label_classification",
+    pool_layers: int = 1, head_hidden_size: int = 0,
 ) -> tuple[PreTrainedModel, Any]:
-    """A fresh classifier on a pretrained backbone, and its tokenizer.
+    """A fresh model with one output per label on a pretrained backbone, and its tokenizer.
 
-    `pool_layers` and `head_hidden_size` shape the mean-pooling head (see heads.py); CLS pooling ignores them.
+    `problem_type` goes into config.json, so a plain transformers pipeline applies the right activation (softmax,
+    sigmoid, none). `pool_layers` and `head_hidden_size` shape the mean-pooling head (see heads.py); CLS pooling
+    ignores them.
     """
     location = resolve_backbone(backbone)
     id2label = dict(enumerate(labels))
     label2id = {name: i for i, name in id2label.items()}
+    shape = dict(num_labels=len(labels), id2label=id2label, label2id=label2id, problem_type=problem_type)
     try:
         tokenizer = AutoTokenizer.from_pretrained(location)
         if pooling == "cls":
-            model = AutoModelForSequenceClassification.from_pretrained(
-                location, num_labels=len(labels), id2label=id2label, label2id=label2id, use_safetensors=True
-            )
+            model = AutoModelForSequenceClassification.from_pretrained(location, use_safetensors=True, **shape)
         else:
-            config = AutoConfig.from_pretrained(location, num_labels=len(labels), id2label=id2label, label2id=label2id)
+            config = AutoConfig.from_pretrained(location, **shape)
             config.pool_layers, config.head_hidden_size = pool_layers, head_hidden_size
             model = heads.MeanPoolingForSequenceClassification(config)
             model.encoder = AutoModel.from_pretrained(location, config=config, use_safetensors=True)

@@ -66,8 +66,16 @@ class MeanPoolingForSequenceClassification(PreTrainedModel):
             attention_mask = torch.ones_like(input_ids)
         kwargs = {k: v for k, v in kwargs.items() if k in ("token_type_ids", "position_ids", "inputs_embeds")}
         logits = self.head(self.features(input_ids, attention_mask, **kwargs))
-        loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+        return SequenceClassifierOutput(loss=self.loss(logits, labels) if labels is not None else None, logits=logits)
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The loss config.problem_type names, as transformers' own classifiers compute it."""
+        problem = getattr(self.config, "problem_type", None)
+        if problem == "regression":
+            return nn.functional.mse_loss(logits.squeeze(-1), labels.float().view(-1))
+        if problem == "multi_label_classification":
+            return nn.functional.binary_cross_entropy_with_logits(logits, labels.float())
+        return nn.functional.cross_entropy(logits, labels)
 
 
 def drop_pooler(encoder: nn.Module) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
 from textsift import files
-from textsift.config import DataConfig
+from textsift.config import DataConfig, TaskName
 from textsift.data.io import Fingerprint
 from textsift.errors import TextsiftError
 
@@ -38,6 +38,7 @@ class OnnxFacts:
     optimisation: str
     pad_token_id: int
     pad_token: str
+    sep_token_id: int | None = None  # pair tasks: token_type_ids are 1 after the first separator
 
 
 @dataclass
@@ -45,10 +46,11 @@ class ModelSettings:
     """Everything textsift needs to use a model folder besides its weights and tokenizer.
 
     Attributes:
-        labels: Class names; index i is the model's output i.
-        max_length: Texts are truncated to this many tokens.
+        labels: Output names; index i is the model's output i (a regression's one output is named after its
+            target column).
+        max_length: Texts (pairs: both texts together) are truncated to this many tokens.
         pooling: cls (the stock Hugging Face classifier) or mean (textsift's mean-pooling head).
-        task: The problem type.
+        task: multi-class, multi-label, regression, pair or pair-regression (textsift.tasks).
         backbone: The encoder training started from.
         strategy: How the weights were trained: full, head or distill.
         textsift_version: The textsift that trained the weights.
@@ -57,6 +59,9 @@ class ModelSettings:
         teacher: The teacher folder (distill only).
         data: Fingerprints of the training and validation data, by split.
         temperature: Probabilities are softmax(logits / temperature); set by `report --fit-temperature`.
+        thresholds: Multi-label only: a label is predicted when its probability reaches its threshold; tuned on
+            the validation data, 0.5 for each label when absent.
+        target_scaling: Regression only: the training targets' mean and std; outputs are logit * std + mean.
         backend: torch (safetensors weights) or onnx (model.onnx).
         quantize: int8, or None for fp32 (onnx only).
         source: The torch folder the graph was exported from (onnx only).
@@ -79,6 +84,8 @@ class ModelSettings:
     teacher: str | None = None
     data: dict[str, Fingerprint] = field(default_factory=dict)
     temperature: float = 1.0
+    thresholds: list[float] | None = None
+    target_scaling: dict[str, float] | None = None
     backend: Backend = "torch"
     quantize: Literal["int8"] | None = None
     source: str | None = None
@@ -87,10 +94,17 @@ class ModelSettings:
     files: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def data_columns(self) -> DataConfig:
-        """The columns the training data was read with."""
-        columns = (self.train_config or self.distill_config or {}).get("data") or {}
-        return DataConfig(**columns)
+    def data_columns(self, given: DataConfig | None = None) -> DataConfig:
+        """The columns to read a file with: those `given`, where a column left at its default is the one the
+        training data was read with (so a model trained with --label-column valence evaluates on valence)."""
+        trained = (self.train_config or self.distill_config or {}).get("data") or {}
+        known = {f.name for f in dataclasses.fields(DataConfig)}
+        columns = DataConfig(**{k: v for k, v in trained.items() if k in known})
+        if given is None:
+            return columns
+        default = DataConfig()
+        return DataConfig(**{name: getattr(given, name) if getattr(given, name) != getattr(default, name)
+                             else getattr(columns, name) for name in known})
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON values, `format` first; unknown keys read from an older file go back as they were."""
@@ -124,11 +138,19 @@ class ModelSettings:
             problems.append("labels must be a non-empty list of strings")
         if not isinstance(self.max_length, int) or self.max_length < 1:
             problems.append(f"max_length must be a positive integer, not {self.max_length!r}")
-        for name, allowed in (("pooling", ("cls", "mean")), ("backend", get_args(Backend))):
+        for name, allowed in (("pooling", ("cls", "mean")), ("backend", get_args(Backend)),
+                              ("task", get_args(TaskName))):
             if getattr(self, name) not in allowed:
                 problems.append(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         if not isinstance(self.temperature, int | float) or not 0 < self.temperature < math.inf:
             problems.append(f"temperature must be a positive number, not {self.temperature!r}")
+        if self.thresholds is not None and (len(self.thresholds) != len(self.labels) or not all(
+                isinstance(t, int | float) and 0 <= t <= 1 for t in self.thresholds)):
+            problems.append(f"thresholds must be one number in [0, 1] per label, not {self.thresholds!r}")
+        scaling = self.target_scaling
+        if scaling is not None and not (isinstance(scaling, dict) and isinstance(scaling.get("mean"), int | float)
+                                        and isinstance(scaling.get("std"), int | float) and scaling["std"] > 0):
+            problems.append(f"target_scaling must be {{'mean': number, 'std': positive number}}, not {scaling!r}")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.files.items()):
             problems.append("files must map file names to sha256 hex digests")
         if problems:
@@ -137,13 +159,14 @@ class ModelSettings:
 
 def _typed(cls: type[T], raw: Any, path: Path, key: str) -> T:
     """A nested record of textsift.json as its dataclass, or one line naming the key that is missing."""
-    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    names = [f.name for f in fields]
     if not isinstance(raw, dict):
         raise TextsiftError(f"{path}: {key} must be an object with {', '.join(names)}; restore it or train again")
-    missing = [name for name in names if name not in raw]
+    missing = [f.name for f in fields if f.name not in raw and f.default is dataclasses.MISSING]
     if missing:
         raise TextsiftError(f"{path}: no {key}.{missing[0]}; restore the file, or train or export the folder again")
-    return cls(**{name: raw[name] for name in names})
+    return cls(**{name: raw[name] for name in names if name in raw})
 
 
 def read_settings(folder: Path | str) -> ModelSettings:

@@ -58,11 +58,12 @@ class Explainer:
         self.overhead_s = 0.0
         self.seconds_per_token_step: float | None = None
 
-    def cost_s(self, text: str, steps: int) -> float:
-        """Estimated seconds for `text` at `steps`, once the worker has measured its speed."""
-        return self.overhead_s + self._tokens(text) * steps * (self.seconds_per_token_step or 0.0)
+    def cost_s(self, text: str, steps: int, text_pair: str | None = None) -> float:
+        """Estimated seconds for `text` (and `text_pair`) at `steps`, once the worker has measured its speed."""
+        return self.overhead_s + self._tokens(text, text_pair) * steps * (self.seconds_per_token_step or 0.0)
 
-    async def explain(self, text: str, steps: int, target: str | None, timeout_s: float) -> Any:
+    async def explain(self, text: str, steps: int, target: str | None, timeout_s: float,
+                      text_pair: str | None = None) -> Any:
         """The explanation, or ExplainBusy, TooCostly, TimeoutError (the work is then cancelled)."""
         from textsift.explanation.attribution import explain
 
@@ -75,7 +76,7 @@ class Explainer:
         try:
             if self.seconds_per_token_step is None:
                 await loop.run_in_executor(self._executor, self._calibrate)
-            seconds = self.cost_s(text, steps)
+            seconds = self.cost_s(text, steps, text_pair)
             if seconds > timeout_s:
                 per_step = (seconds - self.overhead_s) / steps
                 raise TooCostly(seconds, max(1, math.floor((timeout_s - self.overhead_s) / per_step)))
@@ -87,8 +88,8 @@ class Explainer:
         def run() -> Any:
             started = time.perf_counter()
             result = explain(self._classifier, text, steps=steps, target=target, stop=self._cancel.is_set,
-                             chunk=CHUNK_STEPS)
-            self._measure(time.perf_counter() - started, self._tokens(text) * steps)
+                             chunk=CHUNK_STEPS, text_pair=text_pair)
+            self._measure(time.perf_counter() - started, self._tokens(text, text_pair) * steps)
             return result
 
         self._running = loop.run_in_executor(self._executor, run)
@@ -118,14 +119,15 @@ class Explainer:
         classifier = dataclasses.replace(source, model=copy.deepcopy(source.model),
                                          tokenizer=copy.deepcopy(source.tokenizer))
         self._classifier = classifier
-        explain(classifier, _WARM_TEXT, steps=2)  # pays for Captum's import and the first backward pass
+        pair = _WARM_TEXT if classifier.task.pairs else None
+        explain(classifier, _WARM_TEXT, steps=2, text_pair=pair)  # pays for Captum's import and the first backward
         # Two sizes of the same work separate the per-call overhead from the cost of each token and step.
         seconds = {}
         for steps in (CHUNK_STEPS, 4 * CHUNK_STEPS):
             started = time.perf_counter()
-            explain(classifier, _WARM_TEXT, steps=steps, chunk=CHUNK_STEPS)
+            explain(classifier, _WARM_TEXT, steps=steps, chunk=CHUNK_STEPS, text_pair=pair)
             seconds[steps] = time.perf_counter() - started
-        token_steps = self._tokens(_WARM_TEXT) * 3 * CHUNK_STEPS
+        token_steps = self._tokens(_WARM_TEXT, pair) * 3 * CHUNK_STEPS
         self.seconds_per_token_step = max((seconds[4 * CHUNK_STEPS] - seconds[CHUNK_STEPS]) / token_steps, 1e-7)
         self.overhead_s = max(seconds[CHUNK_STEPS] - self.seconds_per_token_step * token_steps / 3, 0.0)
 
@@ -133,6 +135,6 @@ class Explainer:
         sample = max(seconds - self.overhead_s, 0.0) / max(token_steps, 1)
         self.seconds_per_token_step = 0.7 * (self.seconds_per_token_step or sample) + 0.3 * sample
 
-    def _tokens(self, text: str) -> int:
+    def _tokens(self, text: str, text_pair: str | None = None) -> int:
         # The private copy's tokenizer: the model thread may be using the original's this very moment.
-        return len(self._classifier.encode([text])[0])
+        return len(self._classifier.encode([text if text_pair is None else (text, text_pair)])[0])

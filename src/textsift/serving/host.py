@@ -92,7 +92,7 @@ class ModelHost:
         gc.collect()
         gc.freeze()
         wait_s = self.cfg.max_wait_ms / 1000 if self.cfg.max_batch > 1 else 0.0
-        self.batcher = MicroBatcher(partial(self.classifier.predict_proba, batch_size=self.forward_batch),
+        self.batcher = MicroBatcher(partial(self.classifier.scores, batch_size=self.forward_batch),
                                     self.executor, max_batch=self.cfg.max_batch, max_wait_s=wait_s,
                                     on_batch=self.metrics.observe_batch, max_queued_texts=self.cfg.max_queued_texts,
                                     seconds_per_text=per_text, queue_wait_s=self.cfg.queue_wait_ms / 1000)
@@ -140,10 +140,11 @@ class ModelHost:
         classifier = self.classifier if self.classifier is not None else load(self.folder, self.cfg.device)
         # The first calls pay for lazy initialisation (thread pools, kernels); keep that off the first request. The
         # second, timed, seeds the batcher's estimate of a text's cost, which admission control starts from.
-        classifier.predict_proba([_WARM_TEXT])
-        warm = [_WARM_TEXT] * min(self.cfg.max_batch, 8)
+        item = (_WARM_TEXT, _WARM_TEXT) if classifier.task.pairs else _WARM_TEXT
+        classifier.scores([item])
+        warm = [item] * min(self.cfg.max_batch, 8)
         started = time.perf_counter()
-        classifier.predict_proba(warm, batch_size=self.forward_batch_for(classifier))
+        classifier.scores(warm, batch_size=self.forward_batch_for(classifier))
         per_text = (time.perf_counter() - started) / len(warm)
         return classifier, describe_model(self.folder, classifier.settings), per_text
 
@@ -160,7 +161,8 @@ def describe_model(folder: Path, settings: ModelSettings) -> dict[str, Any]:
             for split, fp in settings.data.items()}
     return {
         "name": folder.resolve().name, "version": fingerprint(folder), "labels": list(settings.labels),
-        "task": settings.task, "backbone": settings.backbone, "strategy": settings.strategy,
+        "task": settings.task, "inputs": ["text", "text_pair"] if settings.task.startswith("pair") else ["text"],
+        "thresholds": settings.thresholds, "backbone": settings.backbone, "strategy": settings.strategy,
         "pooling": settings.pooling, "max_length": settings.max_length, "textsift_version": settings.textsift_version,
         "training_data": data, "metrics": metrics,
     }

@@ -33,7 +33,7 @@ class Overloaded(Exception):
 
 @dataclass
 class _Job:
-    texts: list[str]
+    texts: list[Any]  # texts, or (text, text_pair) tuples
     future: asyncio.Future[np.ndarray]
     deadline: float  # event-loop time by which the caller needs the answer
 
@@ -53,7 +53,7 @@ class MicroBatcher:
 
     def __init__(
         self,
-        run: Callable[[list[str]], np.ndarray],
+        run: Callable[[list[Any]], np.ndarray],
         executor: Executor,
         *,
         max_batch: int,
@@ -91,8 +91,8 @@ class MicroBatcher:
         """Estimated seconds until everything queued and running, plus `extra_texts`, is done."""
         return (self._queued_texts + self._running_texts + extra_texts) * self.seconds_per_text
 
-    async def submit(self, texts: list[str], timeout_s: float = float("inf")) -> np.ndarray:
-        """Probabilities for `texts`, rows in input order, computed in whichever batch they land in.
+    async def submit(self, texts: list[Any], timeout_s: float = float("inf")) -> np.ndarray:
+        """Scores for `texts` (or pairs), rows in input order, computed in whichever batch they land in.
 
         Raises `Overloaded` at once when the queue is full or the texts could not be done within `timeout_s`.
         """

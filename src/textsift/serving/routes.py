@@ -1,4 +1,4 @@
-"""The endpoints of `textsift serve`; request and response schemas here are what /docs shows."""
+"""The endpoints of `textsift serve`; their request and response schemas (schemas.py) are what /docs shows."""
 
 from __future__ import annotations
 
@@ -16,13 +16,20 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field
 
 from textsift.errors import Cancelled, MissingExtraError, TextsiftError
-from textsift.inference.predictor import rank
 from textsift.serving.explainer import ExplainBusy, TooCostly
 from textsift.serving.http import ApiError, error_response
 from textsift.serving.microbatch import Overloaded
+from textsift.serving.schemas import (
+    ERRORS,
+    ErrorResponse,
+    ExplainRequest,
+    PredictRequest,
+    PredictResponse,
+    RankRequest,
+    RankResponse,
+)
 
 if TYPE_CHECKING:
     from textsift.serving.host import ModelHost
@@ -36,58 +43,6 @@ STATIC = {"/": ("playground.html", "text/html"), "/playground.js": ("playground.
           "/playground.css": ("playground.css", "text/css")}
 
 
-class ErrorDetail(BaseModel):
-    code: str = Field(description="Stable machine-readable code, e.g. `text_too_long`.")
-    message: str
-
-
-class ErrorResponse(BaseModel):
-    error: ErrorDetail
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse, "description": text} for status, text in {
-    400: "Malformed JSON, or a request the model cannot serve", 401: "Missing or wrong API key",
-    413: "Body too large", 415: "Body not sent as JSON",
-    422: "Invalid request: wrong types, empty text, too many texts, text too long",
-    503: "Model not loaded yet, or shutting down", 504: "No answer within the server's timeout"}.items()}
-
-
-class PredictRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"texts": ["great film", "dull"]}]})
-    text: str | None = Field(None, description="One text; send this or `texts`.")
-    texts: list[str] | None = Field(None, description="Several texts, answered in order.")
-    top_k: int | None = Field(None, ge=1, description="How many labels to list per text (default: server's).")
-
-
-class LabelScore(BaseModel):
-    label: str
-    score: float
-
-
-class Prediction(BaseModel):
-    label: str
-    score: float = Field(description="Probability of `label`.")
-    top_k: list[LabelScore]
-
-
-class ModelRef(BaseModel):
-    name: str
-    version: str = Field(description="First 12 hex digits of the sha256 of the weights.")
-
-
-class PredictResponse(BaseModel):
-    model: ModelRef
-    predictions: list[Prediction]
-    latency_ms: float = Field(description="Time spent in the server, queueing and batching included.")
-
-
-class ExplainRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    text: str
-    target: str | None = Field(None, description="Label to explain; default the predicted one.")
-    steps: int | None = Field(None, ge=1, le=200, description="Integration steps (default: server's).")
-
-
 async def authorize(request: Request,
                     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
     key = _host(request).api_key
@@ -99,34 +54,76 @@ async def authorize(request: Request,
                        {"WWW-Authenticate": "Bearer"})
 
 
-@router.post("/v1/predict", response_model=PredictResponse, responses=ERRORS, dependencies=[Depends(authorize)])
+@router.post("/v1/predict", response_model=PredictResponse, response_model_exclude_none=True, responses=ERRORS,
+             dependencies=[Depends(authorize)])
 async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
-    """Label one text or several; concurrent requests are batched together on the server."""
+    """Answer one text, several, or pairs (pair models); concurrent requests are batched together on the server."""
     start = time.perf_counter()
     host = _host(request)
-    if (body.text is None) == (body.texts is None):
-        raise ApiError(422, "invalid_request", "send exactly one of 'text' or 'texts'")
+    items = _items(body, host)
+    scores = await _scores(host, items)
+    task, settings, k = host.classifier.task, host.classifier.settings, body.top_k or host.cfg.top_k
+    return {"model": host.ref, "predictions": [task.decode(row, settings, k) for row in scores],
+            "latency_ms": round((time.perf_counter() - start) * 1000, 3)}
+
+
+@router.post("/v1/rank", response_model=RankResponse, responses=ERRORS, dependencies=[Depends(authorize)])
+async def rank(body: RankRequest, request: Request) -> dict[str, Any]:
+    """Order candidates by how well each goes with the query, with a pair model (answer matching, interests)."""
+    start = time.perf_counter()
+    host = _host(request)
+    host.ready_batcher()
+    if not host.classifier.task.pairs:
+        raise ApiError(400, "rank_unsupported", "ranking needs a pair model (trained with --task pair or "
+                                                "pair-regression)")
+    check_count(len(body.candidates), host.cfg.max_texts, "candidates")
+    check_texts([body.query, *body.candidates], host.cfg.max_texts + 1, host.cfg.max_chars)
+    scores = await _scores(host, [(body.query, c) for c in body.candidates])
+    column = host.classifier.task.rank_column(host.classifier.settings)
+    order = sorted(range(len(body.candidates)), key=lambda i: -scores[i, column])[: body.top]
+    ranking = [{"index": i, "candidate": body.candidates[i], "score": round(float(scores[i, column]), 6)}
+               for i in order]
+    return {"model": host.ref, "ranking": ranking, "latency_ms": round((time.perf_counter() - start) * 1000, 3)}
+
+
+def _items(body: PredictRequest, host: ModelHost) -> list[Any]:
+    """The request's inputs, checked against the limits and the model's input shape."""
+    given = [name for name in ("text", "texts", "pairs") if getattr(body, name) is not None]
+    if len(given) != 1:
+        raise ApiError(422, "invalid_request", "send exactly one of 'text', 'texts' or 'pairs'")
+    host.ready_batcher()
+    pairs = host.classifier.task.pairs
+    if pairs != (body.pairs is not None):
+        raise ApiError(422, "wrong_input", "this is a pair model; send 'pairs': [[text, text_pair], ...]" if pairs
+                       else "this model reads single texts; send 'text' or 'texts'")
+    if body.pairs is not None:
+        check_count(len(body.pairs), host.cfg.max_texts, "pairs")
+        check_texts([t for pair in body.pairs for t in pair], 2 * host.cfg.max_texts, host.cfg.max_chars)
+        return [tuple(pair) for pair in body.pairs]
     texts = [body.text] if body.text is not None else body.texts or []
     check_texts(texts, host.cfg.max_texts, host.cfg.max_chars)
+    return texts
+
+
+async def _scores(host: ModelHost, items: list[Any]) -> Any:
     try:
-        proba = await _within(host.cfg.timeout_s, host.ready_batcher().submit(texts, host.cfg.timeout_s))
+        return await _within(host.cfg.timeout_s, host.ready_batcher().submit(items, host.cfg.timeout_s))
     except Overloaded as e:
         raise ApiError(503, "overloaded", "the server is at capacity and could not answer in time; retry later",
                        {"Retry-After": str(max(1, math.ceil(e.retry_after_s)))}) from None
-    labels = host.info["labels"]
-    k = min(body.top_k or host.cfg.top_k, len(labels))
-    return {"model": host.ref, "predictions": [rank(p, labels, k) for p in proba],
-            "latency_ms": round((time.perf_counter() - start) * 1000, 3)}
 
 
 @router.post("/v1/explain", responses={**ERRORS, 501: {"model": ErrorResponse, "description": "Not installed"}},
              dependencies=[Depends(authorize)])
 async def explain_text(body: ExplainRequest, request: Request) -> dict[str, Any]:
-    """Word attributions (integrated gradients) for one text; runs on the model thread, so it delays batches."""
+    """Word attributions (integrated gradients) for one text or pair, on a low-priority worker of its own."""
     start = time.perf_counter()
     host = _host(request)
-    check_texts([body.text], 1, host.cfg.max_chars)
+    check_texts([body.text] + ([body.text_pair] if body.text_pair is not None else []), 2, host.cfg.max_chars)
     host.ready_batcher()
+    if (body.text_pair is not None) != host.classifier.task.pairs:
+        raise ApiError(422, "wrong_input", "this is a pair model; send 'text_pair' as well" if body.text_pair is None
+                       else "this model reads single texts; drop 'text_pair'")
     if not getattr(host.classifier, "explainable", False):
         raise ApiError(400, "explain_unsupported", "this model folder has no PyTorch weights (ONNX); "
                                                    "serve the PyTorch folder to get explanations")
@@ -135,7 +132,7 @@ async def explain_text(body: ExplainRequest, request: Request) -> dict[str, Any]
         raise ApiError(422, "unknown_label", f"target {body.target!r} is not one of {host.info['labels']}")
     steps, timeout = body.steps or host.cfg.explain_steps, host.cfg.timeout_s
     try:
-        result = await host.explainer_for_model().explain(body.text, steps, body.target, timeout)
+        result = await host.explainer_for_model().explain(body.text, steps, body.target, timeout, body.text_pair)
     except ExplainBusy:
         raise ApiError(503, "explain_busy", "another explanation is running; retry shortly",
                        {"Retry-After": "1"}) from None
@@ -196,6 +193,14 @@ async def metrics(request: Request) -> Response:
 async def playground(request: Request) -> Response:
     name, media_type = STATIC[request.url.path]
     return Response(_static(name), media_type=media_type, headers=PAGE_HEADERS)
+
+
+def check_count(n: int, limit: int, what: str) -> None:
+    """422 for an empty list of inputs or one over the limit."""
+    if n == 0:
+        raise ApiError(422, "no_texts", f"'{what}' is empty; send at least one")
+    if n > limit:
+        raise ApiError(422, "too_many_texts", f"{n} {what} in one request; the limit is {limit}")
 
 
 def check_texts(texts: list[str], max_texts: int, max_chars: int) -> None:

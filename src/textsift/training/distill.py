@@ -2,19 +2,21 @@
 
 The student is the teacher's architecture with fewer encoder layers, initialised from evenly spaced teacher layers
 (the last one always kept, so the classifier head keeps reading states like those it was trained on; DistilBERT
-initialised from every other layer for the same reason). Loss = alpha * T^2 * KL(teacher_T || student_T)
-+ (1 - alpha) * CE(student, labels), as in Hinton et al. (2015). The output is a normal textsift model folder.
+initialised from every other layer for the same reason). Loss = alpha x (student against the teacher's soft outputs)
++ (1 - alpha) x the task's loss on the true labels; the soft part is the task's: T^2 * KL of tempered softmaxes
+(Hinton et al., 2015), BCE against tempered sigmoids (multi-label), MSE against the teacher's value (regression).
+The output is a normal textsift model folder of the teacher's task.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import time
 from pathlib import Path
 
 import torch
-from torch.nn import functional as F
 from transformers import PreTrainedModel
 
 from textsift import __version__
@@ -26,52 +28,36 @@ from textsift.inference.load import load
 from textsift.inference.torch_backend import Classifier, to_device
 from textsift.modeling.settings import ModelSettings
 from textsift.training.loop import fit, prepare, write_metrics
-from textsift.training.strategies import BatchLoss, encode, fine_tune
+from textsift.training.strategies import encode, fine_tune
 
 log = logging.getLogger("textsift")
 
 
 def distill(cfg: DistillConfig) -> Path:
-    """Train a `cfg.layers`-layer student on the teacher's soft labels; the best by validation macro-F1 lands in
-    `cfg.out`. It runs through the same loop as `train`, so TensorBoard, checkpoints and `resume` work alike."""
+    """Train a `cfg.layers`-layer student on the teacher's soft outputs; the best by the task's validation metric
+    lands in `cfg.out`. It runs through the same loop as `train`, so TensorBoard, checkpoints and `resume` work
+    alike. The data columns default to those the teacher was trained with."""
     started = time.perf_counter()
     device = prepare(cfg)
     teacher = load(cfg.teacher, str(device))  # its one pass over the training set runs where training does
     if not isinstance(teacher, Classifier):
         raise TextsiftError(f"{cfg.teacher}: an ONNX folder cannot teach; distil from the torch model folder")
-    train_table, val_table = read_training_data(cfg)
+    cfg.data = teacher.settings.data_columns(cfg.data)
+    task = teacher.task
+    train_table, val_table = read_training_data(cfg, task)
     data = encode(teacher, train_table, val_table)
     student = Classifier(shrink(teacher.model, cfg.layers), teacher.tokenizer,
                          _settings(teacher, cfg, train_table, val_table))
     # Hidden cost: one teacher pass over the training set, once; soft targets never change between epochs.
-    log.info("teacher logits for %d training texts", len(data.ids_train))
+    log.info("teacher outputs for %d training texts", len(data.ids_train))
     soft_targets = torch.from_numpy(teacher.logits_from_ids(data.ids_train, 128))
     to_device(student.model, device)
-    objective = fine_tune(student, data, device, _soft_and_hard_loss(soft_targets, data.y_train, cfg, device),
-                          lambda: student.save(cfg.out))
+    # The student keeps the teacher's target scaling: the soft targets are in the teacher's standardised units.
+    batch_loss = task.distill_loss(soft_targets, data.y_train, student.settings, device, cfg.temperature, cfg.alpha)
+    objective = fine_tune(student, data, device, batch_loss, lambda: student.save(cfg.out))
     state = fit(objective, cfg, device)
     write_metrics(cfg.out, state, time.perf_counter() - started)
     return cfg.out
-
-
-def _soft_and_hard_loss(soft_targets: torch.Tensor, y: torch.Tensor, cfg: DistillConfig,
-                        device: torch.device) -> BatchLoss:
-    def loss(logits: torch.Tensor, idx: list[int]) -> torch.Tensor:
-        return distillation_loss(logits, soft_targets[idx].to(device), y[idx].to(device), cfg.temperature, cfg.alpha)
-
-    return loss
-
-
-def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
-                      temperature: float, alpha: float) -> torch.Tensor:
-    """alpha * T^2 * KL(softmax(teacher/T) || softmax(student/T)) + (1 - alpha) * CE(student, labels).
-
-    The T^2 factor keeps the soft-target gradients on the same scale as the hard-label ones when T changes.
-    """
-    soft = F.kl_div(F.log_softmax(student_logits / temperature, dim=-1),
-                    F.log_softmax(teacher_logits / temperature, dim=-1), reduction="batchmean", log_target=True)
-    hard = F.cross_entropy(student_logits, labels)
-    return alpha * temperature**2 * soft + (1 - alpha) * hard
 
 
 def pick_layers(teacher_layers: int, student_layers: int) -> list[int]:
@@ -112,9 +98,12 @@ def _layer_list_path(model: torch.nn.Module, n_layers: int) -> str:
 
 
 def _settings(teacher: Classifier, cfg: DistillConfig, train_table: Table, val_table: Table) -> ModelSettings:
-    return ModelSettings(
-        labels=teacher.labels, max_length=teacher.max_length, pooling=teacher.settings.pooling,
-        task=teacher.settings.task, backbone=teacher.settings.backbone, strategy="distill",
-        textsift_version=__version__, teacher=str(cfg.teacher), distill_config=to_jsonable(cfg),
-        data={"train": train_table.fingerprint(), "validation": val_table.fingerprint()},
+    task = teacher.task
+    return dataclasses.replace(
+        ModelSettings(labels=teacher.labels, max_length=teacher.max_length),
+        pooling=teacher.settings.pooling, task=teacher.settings.task, backbone=teacher.settings.backbone,
+        strategy="distill", textsift_version=__version__, teacher=str(cfg.teacher), distill_config=to_jsonable(cfg),
+        thresholds=teacher.settings.thresholds, target_scaling=teacher.settings.target_scaling,
+        data={split: table.fingerprint(task.label_counts(table))
+              for split, table in (("train", train_table), ("validation", val_table))},
     )

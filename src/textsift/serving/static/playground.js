@@ -16,11 +16,18 @@ async function call(method, path, body) {
   return data;
 }
 
+// What the served model's task answers: set from /v1/models, read when showing a prediction.
+let task = "multi-class";
+
 async function describeModel() {
   try {
     const model = (await call("GET", "/v1/models")).models[0];
-    $("model-name").textContent = model.name + " (version " + model.version + ", labels: " + model.labels.join(", ") + ")";
+    task = model.task || "multi-class";
+    const outputs = task.endsWith("regression") ? "predicts " + model.labels[0] : "labels: " + model.labels.join(", ");
+    $("model-name").textContent = model.name + " (" + task + ", version " + model.version + ", " + outputs + ")";
     $("explain-box").hidden = !model.explain;
+    $("pair-box").hidden = !task.startsWith("pair");
+    $("text-title").textContent = task.startsWith("pair") ? "First text" : "Text to classify";
   } catch (e) {
     $("model-name").textContent = "unavailable: " + e.message + " (enter the API key, then classify)";
   }
@@ -29,7 +36,7 @@ async function describeModel() {
 function showBars(prediction) {
   const bars = $("bars");
   bars.replaceChildren();
-  for (const { label, score } of prediction.top_k) {
+  for (const { label, score } of prediction.top_k || []) {
     const li = document.createElement("li");
     const name = document.createElement("span");
     name.textContent = label;
@@ -54,6 +61,7 @@ function showWords(explanation) {
   const peak = Math.max(1e-9, ...explanation.scores.map(Math.abs));
   explanation.words.forEach((word, i) => {
     const score = explanation.scores[i];
+    if (i > 0 && (explanation.segments || [])[i] !== (explanation.segments || [])[i - 1]) words.append(" ‖ ");
     const span = document.createElement("span");
     const alpha = Math.min(1, Math.abs(score) / peak) * 0.6;
     span.style.backgroundColor = score >= 0 ? `rgba(0, 128, 0, ${alpha})` : `rgba(200, 0, 0, ${alpha})`;
@@ -64,13 +72,33 @@ function showWords(explanation) {
   $("highlights").hidden = false;
 }
 
+// One prediction as the task gives it: a label and its probability, the labels over their thresholds, or a value.
+function showPrediction(prediction) {
+  if (prediction.value !== undefined) {
+    $("result-kind").textContent = "Value";
+    $("result-label").textContent = prediction.value.toFixed(3);
+    $("result-score").textContent = "";
+  } else if (prediction.labels !== undefined) {
+    $("result-kind").textContent = "Labels";
+    $("result-label").textContent = prediction.labels.length ? prediction.labels.join(", ") : "(none over its threshold)";
+    $("result-score").textContent = "";
+  } else {
+    $("result-kind").textContent = "Label";
+    $("result-label").textContent = prediction.label;
+    $("result-score").textContent = "(" + (100 * prediction.score).toFixed(1) + "%)";
+  }
+  showBars(prediction);
+}
+
 async function classify(event) {
   event.preventDefault();
   const text = $("text").value;
-  if (!text.trim()) {
-    $("status").textContent = "Type some text first.";
+  const pair = task.startsWith("pair") ? $("text-pair").value : null;
+  const missing = !text.trim() ? "text" : pair !== null && !pair.trim() ? "text-pair" : null;
+  if (missing) {
+    $("status").textContent = missing === "text" ? "Type some text first." : "Type the second text too.";
     $("status").className = "error";
-    $("text").focus();
+    $(missing).focus();
     return;
   }
   $("submit").disabled = true;
@@ -79,15 +107,14 @@ async function classify(event) {
   $("highlights").hidden = true;
   try {
     // The server caps top_k at the number of labels, so this asks for a bar per label.
-    const result = await call("POST", "/v1/predict", { text, top_k: 1000 });
-    const prediction = result.predictions[0];
-    $("result-label").textContent = prediction.label;
-    $("result-score").textContent = "(" + (100 * prediction.score).toFixed(1) + "%)";
-    showBars(prediction);
+    const body = pair === null ? { text, top_k: 1000 } : { pairs: [[text, pair]], top_k: 1000 };
+    const result = await call("POST", "/v1/predict", body);
+    showPrediction(result.predictions[0]);
     $("status").textContent = "Answered in " + result.latency_ms.toFixed(1) + " ms.";
     if (!$("explain-box").hidden && $("explain").checked) {
       $("status").textContent += " Computing word attributions…";
-      showWords((await call("POST", "/v1/explain", { text })).explanation);
+      const request = pair === null ? { text } : { text, text_pair: pair };
+      showWords((await call("POST", "/v1/explain", request)).explanation);
       $("status").textContent = "Answered in " + result.latency_ms.toFixed(1) + " ms; attributions shown below.";
     }
   } catch (e) {
