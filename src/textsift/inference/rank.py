@@ -13,7 +13,7 @@ from typing import Any
 
 from textsift.config import DataConfig, RankConfig
 from textsift.data.io import read_lines, read_table
-from textsift.errors import TextsiftError
+from textsift.errors import DataError, TextsiftError
 from textsift.inference.load import load
 from textsift.modeling.settings import ModelSettings
 
@@ -52,16 +52,14 @@ def _candidates(settings: ModelSettings, path: Path | str | None, column: str | 
     if path is None:
         texts = read_lines(sys.stdin)
         return texts, list(range(1, len(texts) + 1))
-    if column is None:
-        trained = settings.data_columns().text_pair_column
-        column = trained if trained and _has_column(Path(path), trained) else "text"
-    table = read_table(path, DataConfig(text_column=column), require_labels=False)
+    trained = settings.data_columns().text_pair_column
+    if column is None and trained:
+        try:
+            table = read_table(path, DataConfig(text_column=trained), require_labels=False)
+            return table.texts, table.lines
+        except DataError as e:
+            # Only a file without that column falls back to `text`; any other problem is the user's to see.
+            if f"no column {trained!r}" not in str(e) and f"no key {trained!r}" not in str(e):
+                raise
+    table = read_table(path, DataConfig(text_column=column or "text"), require_labels=False)
     return table.texts, table.lines
-
-
-def _has_column(path: Path, column: str) -> bool:
-    try:
-        read_table(path, DataConfig(text_column=column), require_labels=False)
-    except TextsiftError:
-        return False
-    return True
