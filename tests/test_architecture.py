@@ -26,7 +26,8 @@ ROOT = SRC.parents[1]
 VERB_MODULES = {
     "textsift.training.train", "textsift.training.distill", "textsift.evaluation.evaluate",
     "textsift.evaluation.report", "textsift.inference.predict", "textsift.exporting.onnx", "textsift.serving.app",
-    "textsift.data.catalogue", "textsift.inference.rank",
+    "textsift.data.catalogue", "textsift.inference.rank", "textsift.monitor.ingest", "textsift.monitor.dashboard",
+    "textsift.monitor.report",
 }
 
 

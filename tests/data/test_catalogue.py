@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import tarfile
 from pathlib import Path
 
@@ -53,6 +54,13 @@ def test_fetch_is_reproducible_for_a_seed(fetched: Path, tmp_path: Path) -> None
 def test_amazon_snippets_fetch(cached: Path, tmp_path: Path) -> None:
     paths = fetch("amazon-snippets", tmp_path, limit=100)
     assert sum(len(read_rows(p)) for p in paths.values()) == 100
+
+
+def test_news_snippets_fetch(cached: Path, tmp_path: Path) -> None:
+    rows = [row for path in fetch("news-snippets", tmp_path).values() for row in read_rows(path)]
+    assert len(rows) == 189  # the 200 shipped lines less 11 with zero valence
+    # Its ids are editorial_sentence, and its lines end in CRLF: neither may leak into the rows.
+    assert all(re.fullmatch(r"\d+_\d+", r["source_id"]) and r["text"] == r["text"].strip() for r in rows)
 
 
 def test_ground_truth_is_extracted_by_base_name_only(tmp_path: Path) -> None:

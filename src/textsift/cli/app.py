@@ -14,12 +14,13 @@ from typing import Any
 
 import typer
 
-from textsift.cli import data, distill, evaluate, explain, export, predict, rank, report, serve, train
+from textsift.cli import data, distill, evaluate, explain, export, monitor, predict, rank, report, serve, train
 from textsift.errors import TextsiftError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Fine-tune a pretrained Transformer on a labelled file; evaluate, export, explain and serve it.")
 app.add_typer(data.app, name="data")
+app.add_typer(monitor.app, name="monitor")
 VERBS: list[Callable[..., Any]] = [train.train, evaluate.evaluate, predict.predict, rank.rank, explain.explain,
                                    report.report, serve.serve, export.export, distill.distill]
 for verb in VERBS:

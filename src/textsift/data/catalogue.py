@@ -54,6 +54,11 @@ CATALOGUE = {
             "amazon-snippets", "amazonReviewSnippets_GroundTruth.txt",
             "3,708 product-review sentences rated -4..4 by 20 people each; label = sign of the mean valence",
         ),
+        Dataset(
+            "news-snippets", "nytEditorialSnippets_GroundTruth.txt",
+            "5,190 sentences of 498 New York Times opinion editorials rated -4..4 by 20 people each; label = sign "
+            "of the mean valence",
+        ),
     ]
 }
 

@@ -68,7 +68,7 @@ def load_onnx(folder: Path, settings: ModelSettings) -> OnnxClassifier:
     if settings.onnx is None:
         raise TextsiftError(f"{folder}/textsift.json: no onnx.pad_token_id; export the folder again")
     options = ort.SessionOptions()
-    options.intra_op_num_threads = os.cpu_count() or 1
+    options.intra_op_num_threads = len(os.sched_getaffinity(0))  # the cores this process may use
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     try:
         session = ort.InferenceSession(str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"])
