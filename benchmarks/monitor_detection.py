@@ -59,6 +59,9 @@ def main() -> None:
     parser.add_argument("--rates", default="60,30", help="mean events per hourly window, comma-separated")
     parser.add_argument("--share", type=float, default=0.2, help="baseline share of truly negative events")
     parser.add_argument("--sizes", default="1.5,2,3", help="surge sizes: the true share is multiplied by these")
+    parser.add_argument("--monitored", action="store_true",
+                        help="multiply the share the monitor sees (the model's predicted share) instead: the true "
+                             "share is set to what makes the expected predicted share this many times its baseline")
     parser.add_argument("--duration", type=int, default=6, help="windows a surge lasts")
     parser.add_argument("--warmup", type=int, default=48, help="baseline windows before the onset")
     parser.add_argument("--weeks", type=int, default=4, help="length of each unperturbed stream")
@@ -70,7 +73,10 @@ def main() -> None:
     sizes = [float(s) for s in args.sizes.split(",")]
     model = args.model or int8_model()
     pool, confusion = score_pool(model)
-    expected = {size: predicted_share(min(1.0, args.share * size), confusion) for size in (1.0, *sizes)}
+    base = predicted_share(args.share, confusion)
+    args.true_shares = {size: true_share(size * base, confusion) if args.monitored else min(1.0, args.share * size)
+                        for size in (1.0, *sizes)}
+    expected = {size: predicted_share(args.true_shares[size], confusion) for size in (1.0, *sizes)}
     started = time.perf_counter()
     results: dict[str, Any] = {"setup": {**vars(args), "model": str(model), "confusion": confusion,
                                          "expected_predicted_share": expected}, "quiet": {}, "surge": {}}
@@ -84,7 +90,8 @@ def main() -> None:
                 for seed in tqdm(range(args.surge_seeds), desc=f"surges x{size:g}, {rate:g}/h")]
     results["setup"]["seconds"] = time.perf_counter() - started
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "detection.json").write_text(json.dumps(results, indent=2) + "\n")
+    name = "detection-monitored.json" if args.monitored else "detection.json"
+    (OUT / name).write_text(json.dumps(results, indent=2) + "\n")
     report(results, rates, sizes)
 
 
@@ -127,6 +134,12 @@ def predicted_share(true_share: float, confusion: dict[str, float]) -> float:
             + (1 - true_share) * confusion["negative_rate_of_others"])
 
 
+def true_share(predicted: float, confusion: dict[str, float]) -> float:
+    """The true negative share at which the model's expected predicted share is `predicted` (capped at 1)."""
+    hit, false = confusion["true_negative_rate_of_negatives"], confusion["negative_rate_of_others"]
+    return min(1.0, max(0.0, (predicted - false) / (hit - false)))
+
+
 def rule_texts(rate: float, p0: float, min_volume: int) -> dict[str, str]:
     rules = {name: f"share({LABEL}) > {bound} over 1h, min {min_volume}" for name, bound in DETECTORS.items()}
     threshold = p0 + 3 * math.sqrt(p0 * (1 - p0) / rate)
@@ -152,7 +165,7 @@ def simulate(pool: dict[str, list[Any]], rules: dict[str, str], rate: float, arg
         ids = {add_rule(store, text): name for name, text in rules.items()}
         for w in range(windows):
             surging = onset is not None and onset <= w < onset + args.duration
-            share = min(1.0, args.share * (size if surging else 1.0))
+            share = args.true_shares[size] if surging and size is not None else args.share
             n = int(rng.poisson(rate))
             negative = rng.random(n) < share
             times = START_TS + w * HOUR + np.sort(rng.uniform(0, HOUR, n))
@@ -188,6 +201,9 @@ def report(results: dict[str, Any], rates: list[float], sizes: list[float]) -> N
           f"{100 * c['negative_rate_of_others']:.1f}% of the positives are called negative "
           f"(accuracy {100 * c['accuracy']:.1f}%). True negative share {setup['share']:g} → expected predicted "
           "share " + ", ".join(f"×{k:g}: {v:.3f}" for k, v in setup["expected_predicted_share"].items()) + ".")
+    scaled = "monitored (predicted) share" if setup.get("monitored") else "true share"
+    print(f"Surge sizes multiply the {scaled}: true shares "
+          + ", ".join(f"×{k:g}: {v:.3f}" for k, v in setup["true_shares"].items()) + ".")
     weeks = setup["weeks"] * setup["quiet_seeds"]
     print(f"\n(i) False alarms per simulated week, unperturbed ({setup['quiet_seeds']} streams × {setup['weeks']} "
           f"weeks per rate):\n")
@@ -203,7 +219,8 @@ def report(results: dict[str, Any], rates: list[float], sizes: list[float]) -> N
         print(f"| {name} | " + " | ".join(cells) + " |")
     print(f"\n(ii) Planted surges ({setup['surge_seeds']} streams per cell, onset after {setup['warmup']} windows, "
           f"{setup['duration']} windows long): caught / delay in windows (0 = the onset window):\n")
-    print("| rate | true share × | detector | caught | within 2 windows | median delay | max delay | "
+    kind = "monitored" if setup.get("monitored") else "true"
+    print(f"| rate | {kind} share × | detector | caught | within 2 windows | median delay | max delay | "
           "false alarms before onset |")
     print("|---:|---:|---|---:|---:|---:|---:|---:|")
     goal: dict[tuple[str, float], bool] = {}

@@ -2,12 +2,12 @@
 own bulk predict over the same texts in the same batches, measured in the same run.
 
     .venv/bin/python benchmarks/monitor_ingest.py [--model FOLDER] [--events 4000] [--repeat 3] [--workers 2] \
-        [--postgres "$(TEXTSIFT_PG_PORT=54339 benchmarks/postgres.sh start)"] [--postgres URL2 ...]
+        [--command-repeat 2] [--postgres "$(TEXTSIFT_PG_PORT=54339 benchmarks/postgres.sh start)"] [--postgres URL2]
 
 --model is an int8 ONNX folder; without it the script exports models/movie-snippets (the demo model) with
 `textsift export --quantize int8`, or, when that folder is missing, trains a quick `--strategy head` model on
 data/movie-snippets first, into benchmarks/out/monitor/. The events are --events movie-snippets train texts in a
-seeded random order (the split files list one label after the other, which would be a surge), three sources,
+seeded random order (splits fetched before issue 10 list one label after the other: a surge), three sources,
 spread evenly over two days of event time so that hourly windows close and the rules are evaluated as ingest goes
 (two rules, z-score and CUSUM on share(negative) over 1h).
 
@@ -23,7 +23,8 @@ Then, not interleaved: bulk over all texts in one call (sorted by length across 
 `alerting.evaluate`, what the store alone sustains without the model.
 With --workers W the command path runs too: `textsift.monitor.ingest.ingest` on a JSONL file with 1 and W worker
 processes into SQLite and the first --postgres; its throughput is (N - n0) / (wall(N) - wall(n0)) for a file of
-n0 = 64 events, so process and model start-up cancel out, against a bulk pass timed just before and just after.
+n0 = 64 events, so process and model start-up cancel out, against bulk passes timed just before and just
+after each run.
 Last, the cost of an alert on the ingest path: hourly batches of 60 events with two all-negative windows, and the
 wall time of the batches whose evaluation fires. Results: benchmarks/out/monitor/ingest.json, tables on stdout.
 """
@@ -305,8 +306,7 @@ def measure_command(model: Path, texts: list[str], args: argparse.Namespace, rul
     with tempfile.TemporaryDirectory() as tmp:
         files = {n: write_jsonl(Path(tmp) / f"events{n}.jsonl", make_events(texts)[:n]) for n in (SMALL, len(texts))}
         for r in range(args.command_repeat):
-            before = bulk(predictor, texts, args.batch_size)
-            rows = []
+            previous = bulk(predictor, texts, args.batch_size)
             for label, url in backends.items():
                 for workers in sorted({1, args.workers}):
                     walls, changes = {}, 0
@@ -319,15 +319,14 @@ def measure_command(model: Path, texts: list[str], args: argparse.Namespace, rul
                             walls[n] = time.perf_counter() - started
                             assert totals.stored == n, (totals.stored, n)
                             changes += len(totals.alerts)
+                    following = bulk(predictor, texts, args.batch_size)  # a bulk pass between any two runs
+                    base = len(texts) / ((previous + following) / 2)
+                    previous = following
                     rate = (len(texts) - SMALL) / (walls[len(texts)] - walls[SMALL])
-                    rows.append((f"{label}, {workers} worker{'s' * (workers > 1)}",
-                                 {"events_per_s": rate, "wall_small": walls[SMALL], "wall_full": walls[len(texts)],
-                                  "alert_changes": changes}))
-            after = bulk(predictor, texts, args.batch_size)
-            base = len(texts) / ((before + after) / 2)
-            for name, row in rows:
-                out[name].append(row | {"bulk_per_s": base, "ratio": row["events_per_s"] / base})
-                print(f"command {name}: {row['events_per_s']:.0f}/s, bulk {base:.0f}/s", file=sys.stderr, flush=True)
+                    name = f"{label}, {workers} worker{'s' * (workers > 1)}"
+                    out[name].append({"events_per_s": rate, "wall_small": walls[SMALL], "wall_full": walls[len(texts)],
+                                      "alert_changes": changes, "bulk_per_s": base, "ratio": rate / base})
+                    print(f"command {name}: {rate:.0f}/s, bulk {base:.0f}/s", file=sys.stderr, flush=True)
     return out
 
 
@@ -401,7 +400,7 @@ def report(results: dict[str, Any]) -> None:
               + f" | {100 * (1 - sum(shares.values())):.1f}% |")
     if "command" in results:
         print(f"\n`textsift.monitor.ingest.ingest` from a JSONL file, start-up subtracted ((N - {SMALL}) / "
-              f"(wall(N) - wall({SMALL}))), against bulk predict timed just before and after:\n")
+              f"(wall(N) - wall({SMALL}))), against bulk predict timed just before and after each run:\n")
         print("| store, workers | events/s, median | × bulk predict, median (min–max) | start-up s | alert changes |")
         print("|---|---:|---:|---:|---:|")
         for name, rows in results["command"].items():

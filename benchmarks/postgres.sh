@@ -34,9 +34,10 @@ start() {
   as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -o "-p $PORT -c listen_addresses=127.0.0.1 \
     -c unix_socket_directories=$DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start \
     >/dev/null || { cat "$DIR/server.log" >&2; exit 1; }
-  # CREATEDB: the tests give each test a database of its own.
+  # CREATEDB: the tests give each test a database of its own; SUPERUSER (a throwaway server on loopback): the
+  # benchmarks drop a database WITH (FORCE) while worker processes may still hold connections to it.
   as_owner "$BIN/psql" -h "$DIR" -p "$PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 \
-    -c "CREATE ROLE textsift LOGIN CREATEDB PASSWORD 'textsift'" -c "CREATE DATABASE textsift OWNER textsift"
+    -c "CREATE ROLE textsift LOGIN CREATEDB SUPERUSER PASSWORD 'textsift'" -c "CREATE DATABASE textsift OWNER textsift"
   echo "$URL"
 }
 

@@ -29,7 +29,8 @@ def examples(store: Store, rule: Rule, start: int, end: int, *, k: int = 3,
     from textsift.monitor.schema import events
 
     query = select(events.c.source, events.c.event_id, events.c.event_ts, events.c.text, events.c.text_hash,
-                   events.c.labels, events.c.value, events.c.scores).where(events.c.event_ts >= start, events.c.event_ts < end)
+                   events.c.labels, events.c.value, events.c.scores).where(events.c.event_ts >= start,
+                                                                           events.c.event_ts < end)
     if rule.source is not None:
         query = query.where(events.c.source == rule.source)
     if rule.metric == "share":

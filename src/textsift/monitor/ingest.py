@@ -19,8 +19,9 @@ from pathlib import Path
 
 from textsift.errors import TextsiftError
 from textsift.monitor.config import IngestConfig, ReplayConfig
+from textsift.monitor.outbox import Change
 from textsift.monitor.pipeline import Pipeline, Totals
-from textsift.monitor.store import Store
+from textsift.monitor.store import Added, Store
 from textsift.monitor.stream import Event, events
 from textsift.monitor.webhooks import Deliverer
 
@@ -54,11 +55,7 @@ def _run(model_dir: Path, path: Path | str, cfg: IngestConfig, shard: tuple[int,
     if paced is not None:
         stream = _paced(stream, paced)
     try:
-        for batch in _batches(_progress(stream, path, cfg, shard), cfg.batch_size):
-            added, alerts = pipeline.ingest(batch)
-            totals.stored += added.stored
-            totals.duplicates += added.duplicates
-            totals.alerts += alerts
+        _store_while_scoring(pipeline, _batches(_progress(stream, path, cfg, shard), cfg.batch_size), totals)
     except KeyboardInterrupt:
         log.info("interrupted; every batch stored so far is kept")
     finally:
@@ -69,6 +66,28 @@ def _run(model_dir: Path, path: Path | str, cfg: IngestConfig, shard: tuple[int,
     log.info("stored %d events, %d already there, %d alert change(s)", totals.stored, totals.duplicates,
              len(totals.alerts))
     return totals
+
+
+def _store_while_scoring(pipeline: Pipeline, batches: Iterable[list[Event]], totals: Totals) -> None:
+    """Score batch k+1 while a writer thread stores batch k and evaluates the rules: the model never waits on the
+    database. A batch counts (is acknowledged) once its commit returns; a kill loses at most the batch in flight,
+    which the next run reads again."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    def tally(done: Future[tuple[Added, list[Change]]]) -> None:
+        added, alerts = done.result()
+        totals.stored, totals.duplicates = totals.stored + added.stored, totals.duplicates + added.duplicates
+        totals.alerts += alerts
+
+    with ThreadPoolExecutor(1, thread_name_prefix="textsift-store") as writer:
+        writing: Future[tuple[Added, list[Change]]] | None = None
+        for batch in batches:
+            prepared = pipeline.prepare(batch)
+            if writing is not None:
+                tally(writing)
+            writing = writer.submit(pipeline.commit, prepared)
+        if writing is not None:
+            tally(writing)
 
 
 def _batches(stream: Iterable[Event | None], size: int) -> Iterator[list[Event]]:

@@ -23,6 +23,14 @@ log = logging.getLogger("textsift")
 
 
 @dataclass
+class Prepared:
+    """A batch scored and ready to store: its new events, and how many events it held in all."""
+
+    scored: list[Scored]
+    size: int
+
+
+@dataclass
 class Totals:
     stored: int = 0
     duplicates: int = 0
@@ -63,11 +71,19 @@ class Pipeline:
 
     def ingest(self, batch: Sequence[Event], evaluate_rules: bool = True) -> tuple[Added, list[Change]]:
         """Store a batch (model run only on events not stored yet) and evaluate the rules on closed windows."""
+        return self.commit(self.prepare(batch), evaluate_rules)
+
+    def prepare(self, batch: Sequence[Event]) -> Prepared:
+        """The model's half of `ingest`: the batch's events not stored yet, scored."""
         unique = list({e.key: e for e in batch}.values())
         known = self.store.known([e.key for e in unique])
         fresh = [e for e in unique if e.key not in known]
-        added = self.store.add(self.score(fresh), model=self.model, model_version=self.version)
-        added.duplicates += len(batch) - len(fresh)
+        return Prepared(self.score(fresh), len(batch))
+
+    def commit(self, prepared: Prepared, evaluate_rules: bool = True) -> tuple[Added, list[Change]]:
+        """The store's half of `ingest`: one transaction, then the rules; returns what was stored and alerted."""
+        added = self.store.add(prepared.scored, model=self.model, model_version=self.version)
+        added.duplicates = prepared.size - added.stored  # known before scoring, or stored meanwhile by others
         alerts = self.evaluate() if evaluate_rules else []
         return added, alerts
 

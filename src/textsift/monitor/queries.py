@@ -77,7 +77,11 @@ def recent_alerts(store: Store, *, fired_after: float | None = None, window_afte
     with store.read() as conn:
         rows = conn.execute(query).all()
         sent = conn.execute(select(deliveries.c.alert_id, deliveries.c.status, deliveries.c.delivered_ts,
-                                   deliveries.c.attempts, deliveries.c.last_error)).all()
+                                   deliveries.c.attempts, deliveries.c.last_error)
+                            .where(deliveries.c.alert_id.in_([row.id for row in rows]))).all()
+    by_alert: dict[int, list[Any]] = {}
+    for d in sent:
+        by_alert.setdefault(d.alert_id, []).append(d)
     out = []
     for row in rows:
         evidence = json.loads(row.evidence)
@@ -87,5 +91,5 @@ def recent_alerts(store: Store, *, fired_after: float | None = None, window_afte
                     "window_start_ts": row.window_start, "window_end_ts": row.window_end,
                     "resolved_window_end_ts": row.resolved_window_end, "fired_ts": row.fired_ts, "evidence": evidence,
                     "webhook": [{"status": d.status, "delivered": d.delivered_ts is not None, "attempts": d.attempts,
-                                 "last_error": d.last_error} for d in sent if d.alert_id == row.id]})
+                                 "last_error": d.last_error} for d in by_alert.get(row.id, [])]})
     return out

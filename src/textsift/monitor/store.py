@@ -55,6 +55,8 @@ class Store:
             raise TextsiftError(f"--db {url}: the monitor stores to sqlite:///file.db or postgresql://…")
         try:
             self.engine = sa.create_engine(self.url, pool_pre_ping=True)
+            # One multi-row statement for the rollups upsert too, not psycopg's row-by-row executemany.
+            self.engine.dialect.use_insertmanyvalues_wo_returning = True
             # SQLite: writes take the lock when they begin, so two writers queue instead of failing to upgrade.
             self.reader = self.engine if self.dialect == "postgresql" else sa.create_engine(self.url)
             if self.dialect == "sqlite":
