@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,8 @@ import httpx
 import pytest
 
 from tests.monitor.surges import ZSCORE_RULE, surge, texts_by_answer
-from tests.serving.helpers import free_port
-from tests.serving.test_browser import chrome_paths
+from tests.serving.helpers import free_port, wait_ready
+from tests.serving.test_browser import headless_chrome
 from textsift.monitor.alerting import add_rule
 from textsift.monitor.store import Store
 
@@ -35,43 +34,17 @@ def server(int8_model: Path, tmp_path: Path) -> Iterator[str]:
                                    stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, process, log)
+        wait_ready(url, process, log, 120, route="/healthz")
         yield url
     finally:
         process.terminate()
         process.wait(60)
 
 
-def wait_healthy(url: str, process: subprocess.Popen, log: Path, deadline_s: float = 120) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass  # not listening yet
-        time.sleep(0.1)
-    raise AssertionError(f"server not healthy within {deadline_s} s:\n{log.read_text()}")
-
-
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    binary, driver_path = chrome_paths()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1100,1400"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)  # explicit path: nothing downloaded
-    try:
+    with headless_chrome("1100,1400") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_the_open_dashboard_shows_a_surge_alert_once_it_fires(server: str, browser: Any, int8_model: Path,

@@ -54,13 +54,14 @@ def running_server(model: Path, log: Path, *flags: str, deadline_s: float = 120.
                 process.wait(60)
 
 
-def wait_ready(url: str, process: subprocess.Popen, log: Path, deadline_s: float) -> None:
+def wait_ready(url: str, process: subprocess.Popen, log: Path, deadline_s: float, route: str = "/readyz") -> None:
+    """Poll `route` until it answers 200; the server's log in the failure when it exits or takes too long."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"server exited with {process.returncode}:\n{log.read_text()}")
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"{url}{route}", timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass  # not listening yet

@@ -9,6 +9,7 @@ import signal
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,9 @@ def server(full_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield url
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
+@contextmanager
+def headless_chrome(window: str = "1000,1200") -> Iterator[Any]:
+    """Debian's Chromium, headless, through selenium; the test skips (fails in CI) without it."""
     binary, driver_path = chrome_paths()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -48,7 +50,7 @@ def browser() -> Iterator[Any]:
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1000,1200"):
+                 "--disable-component-update", "--disable-sync", "--no-first-run", f"--window-size={window}"):
         options.add_argument(flag)
     # An explicit Service path: selenium-manager never runs, so nothing is downloaded.
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
@@ -56,6 +58,12 @@ def browser() -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with headless_chrome() as driver:
+        yield driver
 
 
 def classify_in_page(driver: Any, url: str, text: str, explain: bool = False) -> str:
