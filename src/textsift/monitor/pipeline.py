@@ -57,7 +57,7 @@ class Pipeline:
         if not batch:
             return []
         labels, settings = self.predictor.labels, self.predictor.settings
-        scores = self.predictor.scores([e.text for e in batch], batch_size=min(64, len(batch)))
+        scores = self.predictor.scores([e.text for e in batch])  # forward passes of InferenceConfig.batch_size
         regression = self.predictor.task.problem_type == "regression"
         out = []
         for event, row in zip(batch, scores, strict=True):
