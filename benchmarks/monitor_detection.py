@@ -2,7 +2,7 @@
 the real model's predictions and the real store, rules and evaluation.
 
     .venv/bin/python benchmarks/monitor_detection.py [--model FOLDER] [--rates 60,30] [--quiet-seeds 10] \
-        [--surge-seeds 20] [--sizes 1.5,2,3]
+        [--surge-seeds 20] [--sizes 1.5,2,3] [--ewma 0.5/3,0.4/3] [--only ewma,zscore]
 
 The pool: the movie-snippets validation and test texts (2,114, ~50/50) with their true labels, scored once by the
 int8 model through `Pipeline.score` (the ingest path's model pass). --model as in monitor_ingest.py.
@@ -16,7 +16,7 @@ events). The rules, one per detector, on share(negative) over 1h, min 20, the ba
 
   zscore     baseline + 3 sigma
   cusum      baseline by cusum(k=0.5, h=5)
-  ewma       baseline by ewma(lambda=0.3, L=3)
+  ewma       baseline by ewma(lambda=0.4, L=3.054) (the default; 0.3 / 3 before: --ewma 0.3/3 runs it beside)
   threshold  a fixed number, for comparison: the model's expected baseline share of predicted negatives plus three
              binomial sigmas at the stream's rate (what someone who knew the volume might set)
 
@@ -50,7 +50,7 @@ START_TS = 1_779_926_400  # 2026-05-28 00:00 UTC: window w is the rules' hour w 
 HOUR = 3600
 LABEL = "negative"
 DETECTORS = {"zscore": "baseline + 3 sigma", "cusum": "baseline by cusum(k=0.5, h=5)",
-             "ewma": "baseline by ewma(lambda=0.3, L=3)"}
+             "ewma": "baseline by ewma(lambda=0.4, L=3.054)"}
 
 
 def main() -> None:
@@ -68,6 +68,8 @@ def main() -> None:
     parser.add_argument("--quiet-seeds", type=int, default=10)
     parser.add_argument("--surge-seeds", type=int, default=20)
     parser.add_argument("--min-volume", type=int, default=20)
+    parser.add_argument("--ewma", default="", help="more EWMA rules side by side, as lambda/L pairs: 0.5/3,0.4/3")
+    parser.add_argument("--only", default="", help="run only these detectors (comma-separated names)")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     sizes = [float(s) for s in args.sizes.split(",")]
@@ -81,7 +83,8 @@ def main() -> None:
     results: dict[str, Any] = {"setup": {**vars(args), "model": str(model), "confusion": confusion,
                                          "expected_predicted_share": expected}, "quiet": {}, "surge": {}}
     for rate in rates:
-        rules = rule_texts(rate, expected[1.0], args.min_volume)
+        rules = rule_texts(rate, expected[1.0], args.min_volume, args.ewma, args.only)
+        results["setup"]["detectors"] = list(rules)
         results["quiet"][rate] = [simulate(pool, rules, rate, args, seed, None)
                                   for seed in tqdm(range(args.quiet_seeds), desc=f"quiet streams, {rate:g}/h")]
         for size in sizes:
@@ -140,11 +143,16 @@ def true_share(predicted: float, confusion: dict[str, float]) -> float:
     return min(1.0, max(0.0, (predicted - false) / (hit - false)))
 
 
-def rule_texts(rate: float, p0: float, min_volume: int) -> dict[str, str]:
-    rules = {name: f"share({LABEL}) > {bound} over 1h, min {min_volume}" for name, bound in DETECTORS.items()}
+def rule_texts(rate: float, p0: float, min_volume: int, ewma: str = "", only: str = "") -> dict[str, str]:
+    bounds = dict(DETECTORS)
+    for pair in filter(None, ewma.split(",")):
+        lam, width = pair.split("/")
+        bounds[f"ewma({lam}/{width})"] = f"baseline by ewma(lambda={lam}, L={width})"
+    rules = {name: f"share({LABEL}) > {bound} over 1h, min {min_volume}" for name, bound in bounds.items()}
     threshold = p0 + 3 * math.sqrt(p0 * (1 - p0) / rate)
     rules["threshold"] = f"share({LABEL}) > {threshold:.3f} over 1h, min {min_volume}"
-    return rules
+    wanted = set(filter(None, only.split(",")))
+    return {name: text for name, text in rules.items() if not wanted or name in wanted or name.startswith("ewma(")}
 
 
 # ------------------------------------------------------------------------------------------------ streams
@@ -194,7 +202,8 @@ def delay(run: dict[str, Any], name: str, duration: int) -> int | None:
 
 
 def report(results: dict[str, Any], rates: list[float], sizes: list[float]) -> None:
-    setup, names = results["setup"], [*DETECTORS, "threshold"]
+    setup = results["setup"]
+    names = setup.get("detectors") or [*DETECTORS, "threshold"]
     c = setup["confusion"]
     print(f"\nModel {setup['model']}: on the {c['texts']} pool texts, "
           f"{100 * c['true_negative_rate_of_negatives']:.1f}% of the negatives and "

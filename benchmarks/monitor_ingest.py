@@ -359,7 +359,7 @@ def measure_alert_cost(model: Path, per_window: int = 60) -> dict[str, Any]:
         pipeline.store.close()
     firing = [w for w, status in fired if status == "firing"]
     return {"median_batch_s": statistics.median(walls), "batch_s": walls, "changes": fired,
-            "firing_batch_s": [walls[w] for w in firing], "attributions": pipeline.attributor() is not None}
+            "firing_batch_s": [walls[w] for w in firing], "attributions": pipeline.explainer() is not None}
 
 
 def write_jsonl(path: Path, events: list[Any]) -> Path:

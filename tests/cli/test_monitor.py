@@ -103,3 +103,16 @@ def test_a_bad_event_line_stops_ingest_with_file_and_line(monkeypatch: pytest.Mo
                    "--db", f"sqlite:///{tmp_path}/m.db") == 2
     lines = capsys.readouterr().err.strip().splitlines()  # the progress bar's lines, then the error
     assert "e.jsonl:2: ts 'soon' is neither" in lines[-1] and sum(line.startswith("error") for line in lines) == 1
+
+
+def test_ingest_given_a_torch_folder_scores_with_its_int8_export_and_says_so(
+        monkeypatch: pytest.MonkeyPatch, full_model: Path, int8_model: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.monitor.test_models import export_of, linked
+
+    torch = linked(full_model, tmp_path / "models" / "reviews")
+    beside = export_of(int8_model, torch, tmp_path / "models" / "reviews-int8")
+    (tmp_path / "e.jsonl").write_text('{"id": "1", "text": "a fine, warm film"}\n')
+    assert run_cli(monkeypatch, "monitor", "ingest", str(torch), str(tmp_path / "e.jsonl"),
+                   "--db", f"sqlite:///{tmp_path}/m.db", "--deliver-timeout-s", "0") == 0
+    assert f"scored with {beside} (int8 ONNX export of {torch}, found beside it)" in capsys.readouterr().out

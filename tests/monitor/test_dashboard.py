@@ -41,6 +41,7 @@ def alerted(int8_model: Path, data_dir: Path, tmp_path_factory: pytest.TempPathF
         add_rule(c.app.state.pipeline.store, THRESHOLD_RULE)  # type: ignore[attr-defined]
         answer = c.post("/v1/ingest", json={"events": planted(texts_by_answer(int8_model, data_dir))})
         assert answer.status_code == 200, answer.text
+        c.app.state.pipeline.explainer().wait()  # type: ignore[attr-defined]  # the words, attributed meanwhile
         yield c, answer.json()
 
 
@@ -158,6 +159,28 @@ def test_chart_is_a_png(client: TestClient) -> None:
 def test_chart_of_an_empty_store_is_a_png(client: TestClient) -> None:
     answer = client.get("/chart.png")
     assert answer.status_code == 200 and answer.content.startswith(PNG)
+
+
+def test_the_same_chart_request_again_is_served_from_the_cache(client: TestClient,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import textsift.monitor.dashboard as dashboard
+
+    drawn: list[int] = []
+    original = dashboard.chart_png
+    monkeypatch.setattr(dashboard, "chart_png", lambda *a, **kw: drawn.append(1) or original(*a, **kw))
+    client.post("/v1/ingest", json={"events": [event(1), event(2, START + 3600)]})
+    first, second = client.get("/chart.png?since=7d"), client.get("/chart.png?since=7d")
+    other = client.get("/chart.png?since=24h")
+    assert (first.headers["x-chart-cache"], second.headers["x-chart-cache"]) == ("miss", "hit")
+    assert second.content == first.content and other.headers["x-chart-cache"] == "miss" and len(drawn) == 2
+
+
+def test_new_events_draw_the_chart_afresh(client: TestClient) -> None:
+    client.post("/v1/ingest", json={"events": [event(1), event(2, START + 3600)]})
+    before = client.get("/chart.png?since=7d")
+    client.post("/v1/ingest", json={"events": [event(3, START + 1800)]})  # inside the range: the watermark stays
+    after = client.get("/chart.png?since=7d")
+    assert after.headers["x-chart-cache"] == "miss" and after.content != before.content
 
 
 class SlowPipeline:

@@ -63,7 +63,11 @@ def test_the_open_dashboard_shows_a_surge_alert_once_it_fires(server: str, brows
     assert (fired["status"], fired["rule"], fired["window_start"]) == ("firing", ZSCORE_RULE, "2026-03-01T06:00:00Z")
 
     # The page polls /v1/alerts and redraws itself: no reload here.
-    card = WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, f"alert-{fired['id']}"))[0]
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, f"alert-{fired['id']}"))
+    # The words are attributed after the alert is stored; the page redraws the card once they are.
+    marks = f"#alert-{fired['id']} .examples mark"
+    WebDriverWait(browser, 90).until(lambda d: d.find_elements(By.CSS_SELECTOR, marks))
+    card = browser.find_element(By.ID, f"alert-{fired['id']}")
     redrawn = "const img = document.getElementById('chart'); return img.src.includes('&t=') && img.complete " \
               "&& img.naturalWidth"
     chart_width = WebDriverWait(browser, 30).until(lambda d: d.execute_script(redrawn))

@@ -12,6 +12,8 @@ from textsift.errors import TextsiftError
 from textsift.monitor.alerting import add_rule
 from textsift.monitor.config import IngestConfig
 from textsift.monitor.pipeline import Pipeline
+from textsift.monitor.queries import recent_alerts
+from textsift.monitor.store import Store
 from textsift.monitor.stream import Event
 
 T0 = 1_796_083_200
@@ -59,7 +61,7 @@ def test_known_events_are_neither_scored_nor_stored_again(int8_model: Path, data
 
 def test_rollups_count_each_label_of_a_multilabel_answer(multilabel_model: Path, debtags_dir: Path,
                                                          tmp_path: Path) -> None:
-    pipeline = Pipeline(multilabel_model, IngestConfig(db=f"sqlite:///{tmp_path}/m.db"))
+    pipeline = Pipeline(multilabel_model, IngestConfig(db=f"sqlite:///{tmp_path}/m.db", int8=False))
     lines = texts(debtags_dir)
     pipeline.ingest(batch(lines))
     answers = pipeline.predictor.predict(lines)
@@ -73,7 +75,7 @@ def test_rollups_count_each_label_of_a_multilabel_answer(multilabel_model: Path,
 
 def test_a_regression_model_stores_values_and_a_mean_rule_reads_them(regression_model: Path, data_dir: Path,
                                                                      tmp_path: Path) -> None:
-    pipeline = Pipeline(regression_model, IngestConfig(db=f"sqlite:///{tmp_path}/m.db"))
+    pipeline = Pipeline(regression_model, IngestConfig(db=f"sqlite:///{tmp_path}/m.db", int8=False))
     lines = texts(data_dir)
     pipeline.ingest(batch(lines))
     values = pipeline.predictor.predict(lines)
@@ -100,11 +102,14 @@ def test_no_store_text_keeps_only_the_hash(int8_model: Path, data_dir: Path, tmp
 
 def test_alert_examples_carry_word_attributions_from_the_torch_model(full_model: Path, data_dir: Path,
                                                                       tmp_path: Path) -> None:
-    pipeline = Pipeline(full_model, IngestConfig(db=f"sqlite:///{tmp_path}/m.db", explain_steps=4, lateness_s=0))
+    cfg = IngestConfig(db=f"sqlite:///{tmp_path}/m.db", explain_steps=4, lateness_s=0, int8=False)
+    pipeline = Pipeline(full_model, cfg)
     label = pipeline.predictor.labels[0]
     add_rule(pipeline.store, f"mean({label}) > -1 over 1h, min 1")  # fires on every window with events
     pipeline.ingest(batch(texts(data_dir, 6)))
-    [change] = pipeline.ingest(batch(texts(data_dir, 1), start=T0 + 3600))[1]
-    example = change.evidence["examples"][0]
-    assert example["score"] == max(x["score"] for x in change.evidence["examples"]) and example["words"]
+    pipeline.ingest(batch(texts(data_dir, 1), start=T0 + 3600))
+    pipeline.close(drain=True)  # the words are attributed off the ingest path, then stored in the alert
+    (alert,) = recent_alerts(Store(pipeline.cfg.db))
+    example = alert["evidence"]["examples"][0]
+    assert example["score"] == max(x["score"] for x in alert["evidence"]["examples"]) and example["words"]
     assert " ".join(w for w, _ in example["words"]).replace(" ", "") in example["text"].replace(" ", "")

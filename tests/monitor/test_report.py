@@ -36,7 +36,7 @@ def db(int8_model: Path, stream: list[dict[str, Any]], tmp_path_factory: pytest.
     pipeline = Pipeline(int8_model, IngestConfig(db=url, explain_steps=2))
     add_rule(pipeline.store, THRESHOLD_RULE)
     pipeline.ingest([parse(row, "test", i + 1, "default") for i, row in enumerate(stream)])
-    pipeline.store.close()
+    pipeline.close(drain=True)  # the alert's words are attributed off the ingest path
     return url
 
 

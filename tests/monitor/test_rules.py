@@ -28,6 +28,7 @@ def test_sequential_detectors_take_their_parameters_or_documented_defaults() -> 
     assert parse_rule("share(neg) > baseline by cusum over 1h").params == {"k": 0.5, "h": 5.0}
     assert parse_rule("share(neg) > baseline by cusum(h=8) over 1h").params == {"k": 0.5, "h": 8.0}
     assert parse_rule("share(neg) > baseline by ewma(lambda=0.2, L=2.8) over 1d").params == {"lambda": 0.2, "L": 2.8}
+    assert parse_rule("share(neg) > baseline by ewma over 1h").params == {"lambda": 0.4, "L": 3.054}
 
 
 def test_a_number_bound_is_a_threshold_without_baseline() -> None:

@@ -45,6 +45,7 @@ def ingest(model_dir: ModelDir, events: EventsFile, cfg: IngestConfig) -> None:
     from textsift.monitor.ingest import ingest as run
 
     totals = run(model_dir, events, cfg)
+    typer.echo(f"scored with {totals.model}")
     typer.echo(f"stored {totals.stored}, already stored {totals.duplicates}, alert changes {len(totals.alerts)}")
 
 
@@ -55,6 +56,7 @@ def replay(model_dir: ModelDir, events: EventsFile, cfg: ReplayConfig) -> None:
     from textsift.monitor.ingest import replay as run
 
     totals = run(model_dir, events, cfg)
+    typer.echo(f"scored with {totals.model}")
     typer.echo(f"stored {totals.stored}, already stored {totals.duplicates}, alert changes {len(totals.alerts)}")
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from textsift.errors import TextsiftError
+from textsift.monitor.attributions import pending_marker
 from textsift.monitor.detectors import State, Step, Window, step
-from textsift.monitor.evidence import Attributor, examples, iso
+from textsift.monitor.evidence import examples, iso
 from textsift.monitor.outbox import Change, StoredRule, record
 from textsift.monitor.rules import Rule, parse_rule
 from textsift.monitor.store import ALL, WIDTHS, Store
@@ -93,20 +95,24 @@ def first_window(store: Store, rule: Rule) -> int | None:
     return None if first is None else int(first) // rule.window * rule.window
 
 
-def evaluate(store: Store, *, lateness: float = 60.0, attribute: Attributor | None = None,
+def evaluate(store: Store, *, lateness: float = 60.0, explain: Sequence[str] | None = None,
              watermark: float | None = None) -> list[Change]:
-    """Run every rule over the windows closed since its last evaluation; returns the alerts fired and resolved."""
+    """Run every rule over the windows closed since its last evaluation; returns the alerts fired and resolved.
+
+    With `explain` (the model's labels), fired alerts are marked as waiting for the words of their examples,
+    which the caller has attributed off this path (`attributions.Explainer`).
+    """
     watermark = store.watermark() if watermark is None else watermark
     if watermark is None:
         return []
     out: list[Change] = []
     for stored in stored_rules(store):
-        out += _evaluate_rule(store, stored, watermark - lateness, attribute)
+        out += _evaluate_rule(store, stored, watermark - lateness, explain)
     return out
 
 
 def _evaluate_rule(store: Store, stored: StoredRule, closed_until: float,
-                   attribute: Attributor | None) -> list[Change]:
+                   explain: Sequence[str] | None) -> list[Change]:
     rule = stored.rule
     start = stored.evaluated_until if stored.evaluated_until is not None else first_window(store, rule)
     end = int(closed_until // rule.window * rule.window)
@@ -121,7 +127,7 @@ def _evaluate_rule(store: Store, stored: StoredRule, closed_until: float,
         change = episode(rule, state, window, decision)
         if change is not None:
             changes.append((change, window, decision))
-    evidence = [_evidence(store, rule, w, s, attribute) if status == "firing" else _resolution(rule, w, s)
+    evidence = [_evidence(store, rule, w, s, explain) if status == "firing" else _resolution(rule, w, s)
                 for status, w, s in changes]
     return record(store, stored, state, end, list(zip([c[0] for c in changes], evidence, strict=True)))
 
@@ -146,14 +152,16 @@ def episode(rule: Rule, state: State, window: Window, decision: Step) -> str | N
 
 
 def _evidence(store: Store, rule: Rule, window: Window, decision: Step,
-              attribute: Attributor | None) -> dict[str, Any]:
+              explain: Sequence[str] | None) -> dict[str, Any]:
     end = window.start + rule.window
+    found = examples(store, rule, window.start, end)
+    marker = {"attributions": pending_marker(rule.label, explain)} if explain is not None and found else {}
     return {"rule": rule.text, "detector": rule.detector, "metric": rule.metric, "label": rule.label,
             "source": rule.source, "window_start": iso(window.start), "window_end": iso(end),
             "window_start_ts": window.start, "window_end_ts": end, "volume": window.n, "hits": window.hits,
             "value": decision.value, "baseline": decision.baseline, "sigma": decision.sigma, "z": decision.z,
             "statistic": decision.statistic,
-            "examples": examples(store, rule, window.start, end, attribute=attribute)}
+            "examples": found, **marker}
 
 
 def _resolution(rule: Rule, window: Window, decision: Step) -> dict[str, Any]:

@@ -38,6 +38,9 @@ class IngestConfig(StoreConfig):
             every event belongs to one of them by the hash of its (source, id).
         lateness_s: A window is closed, and its rules evaluated, once the stream's event time has passed its end
             by this many seconds; later events are stored and shown but do not re-open an evaluated window.
+        int8: Given a torch model folder, score with its int8 ONNX export (several times faster on CPU): one
+            found beside the folder, else one exported once into the textsift cache (textsift.monitor.models);
+            --no-int8 scores with the torch folder itself. An ONNX folder given as MODEL_DIR is always used as is.
         explain_model: Torch model folder for the word attributions of alert examples; default the folder an
             ONNX model was exported from, when it is still there.
         explain_steps: Integration steps per example attribution.
@@ -53,6 +56,7 @@ class IngestConfig(StoreConfig):
     store_text: bool = True
     workers: int = 1
     lateness_s: float = 60.0
+    int8: bool = True
     explain_model: Path | None = None
     explain_steps: int = 16
     examples: int = 3

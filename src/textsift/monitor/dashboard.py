@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 from textsift._optional import require
 from textsift.errors import DataError, MissingExtraError, TextsiftError
-from textsift.monitor.charts import chart_png, render_html, render_macro, shown_range
+from textsift.monitor.charts import PngCache, chart_png, render_html, render_macro, shown_range
 from textsift.monitor.config import MonitorServeConfig, seconds
 from textsift.monitor.evidence import iso
 from textsift.monitor.outbox import Change as AlertEvent
@@ -98,7 +98,7 @@ def create_app(model_dir: Path | str, cfg: MonitorServeConfig, pipeline: Pipelin
                   description='Errors are `{"error": {"code": ..., "message": ...}}`.')
     app.state.cfg, app.state.owned = cfg, pipeline is None
     app.state.pipeline = pipeline or Pipeline(Path(model_dir), cfg)
-    app.state.metrics, app.state.ingest_lock = metrics, threading.Lock()
+    app.state.metrics, app.state.ingest_lock, app.state.charts = metrics, threading.Lock(), PngCache()
     app.include_router(router)
     install_error_handlers(app, metrics)
     app.add_middleware(BodyGuard, limit=cfg.max_events * EVENT_BYTES, metrics=metrics)
@@ -118,7 +118,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if left:
             log.warning("%d webhook message(s) still pending; the next monitor process sends them", left)
         if app.state.owned:
-            store.close()
+            app.state.pipeline.close(drain=False)  # words still pending are attributed by the next process
 
 
 @router.post("/v1/ingest")
@@ -159,13 +159,20 @@ def get_sources(request: Request) -> dict[str, list[str]]:
 @router.get("/chart.png", response_class=Response)
 def chart(request: Request, since: Since = "7d", source: Source = None) -> Response:
     """Shares (or the mean value) over time, volume below, alerts marked."""
-    store = _store(request)
-    bounds = _bounds(store, since)
-    found = _series(store, bounds, since, source or None, None)
-    alerts = _alerts(store, since, source or None)["alerts"]
-    start, end = bounds or (None, None)
-    png = chart_png(found, alerts, start=start, end=end, title=f"{source or 'all sources'}, last {since}")
-    return Response(png, media_type="image/png", headers={"cache-control": "no-store"})
+    store, source = _store(request), source or None
+    view = _alerts(store, since, source)
+    bounds = (view["start"], view["end"]) if view["start"] is not None else None
+
+    def draw() -> bytes:
+        found = _series(store, bounds, since, source, None)
+        return chart_png(found, view["alerts"], start=view["start"], end=view["end"],
+                         title=f"{source or 'all sources'}, last {since}")
+
+    # The image changes only with the query, the stored events and the alerts: draw it once per such state.
+    key = (since, source, store.latest_row(), view["key"])
+    png, hit = request.app.state.charts.get(key, draw)
+    return Response(png, media_type="image/png", headers={"cache-control": "no-store",
+                                                          "x-chart-cache": "hit" if hit else "miss"})
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -266,7 +273,12 @@ def _alerts(store: Store, since: str, source: str | None) -> dict[str, Any]:
     bounds = shown_range(watermark, _span(since))
     alerts = [] if bounds is None else recent_alerts(store, window_after=bounds[0], source=source)
     start, end = bounds or (None, None)
-    key = f"{watermark}|" + ",".join(f"{a['id']}:{a['status']}" for a in alerts)
+    # An alert's words arrive after it (attributions.Explainer): their arrival redraws the list too.
+    key = f"{watermark}|" + ",".join(f"{a['id']}:{a['status']}:{_words_status(a)}" for a in alerts)
     summary = f"latest event {iso(watermark)}" if watermark is not None else "no events yet"
     return {"since": since, "source": source, "watermark": watermark, "start": start, "end": end, "key": key,
             "summary": summary, "alerts": alerts}
+
+
+def _words_status(alert: dict[str, Any]) -> str:
+    return str((alert["evidence"].get("attributions") or {}).get("status", ""))

@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from textsift.monitor.rules import Rule
 from textsift.monitor.store import Store
 
-log = logging.getLogger("textsift")
-# text, label -> [(word, attribution), …]; None where the model folder has no gradients to attribute with.
-Attributor = Callable[[str, str | None], list[tuple[str, float]]]
 CANDIDATES = 2000  # events read from one window to pick examples from
 
 
-def examples(store: Store, rule: Rule, start: int, end: int, *, k: int = 3,
-             attribute: Attributor | None = None) -> list[dict[str, Any]]:
+def examples(store: Store, rule: Rule, start: int, end: int, *, k: int = 3) -> list[dict[str, Any]]:
     """The `k` distinct texts of the window that speak most for the rule's direction, most confident first.
 
     A rising share: events answered with the label, by its score; a falling share: events without it, by their own
-    answer's score; a mean: events by the label's score (highest for a rise, lowest for a fall).
+    answer's score; a mean: events by the label's score (highest for a rise, lowest for a fall). Their words are
+    attributed later, off the ingest path (textsift.monitor.attributions).
     """
     from sqlalchemy import select
 
@@ -47,21 +42,14 @@ def examples(store: Store, rule: Rule, start: int, end: int, *, k: int = 3,
 
     distinct = {row.text_hash: row for row in sorted(rows, key=weight)}  # a text sent many times shows once
     picked = sorted(distinct.values(), key=weight, reverse=True)[:k]
-    return [_example(row, rule, attribute) for row in picked]
+    return [_example(row, rule) for row in picked]
 
 
-def _example(row: Any, rule: Rule, attribute: Attributor | None) -> dict[str, Any]:
+def _example(row: Any, rule: Rule) -> dict[str, Any]:
     scores = json.loads(row.scores)
-    out: dict[str, Any] = {"source": row.source, "id": row.event_id, "ts": iso(row.event_ts), "text": row.text,
-                           "answer": [lab for lab in row.labels.strip("|").split("|") if lab],
-                           "score": scores.get(rule.label, row.value)}
-    if attribute is not None and row.text:
-        target = rule.label if rule.label in scores and len(scores) > 1 else None
-        try:
-            out["words"] = [[word, round(score, 4)] for word, score in attribute(row.text, target)]
-        except Exception as e:  # an explanation is a courtesy; the alert goes out without it
-            log.warning("no attributions for event %s: %s", row.event_id, e)
-    return out
+    return {"source": row.source, "id": row.event_id, "ts": iso(row.event_ts), "text": row.text,
+            "answer": [lab for lab in row.labels.strip("|").split("|") if lab],
+            "score": scores.get(rule.label, row.value)}
 
 
 def iso(ts: float) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from textsift.errors import TextsiftError
 from textsift.monitor.config import IngestConfig, ReplayConfig
+from textsift.monitor.models import scoring_folder
 from textsift.monitor.outbox import Change
 from textsift.monitor.pipeline import Pipeline, Totals
 from textsift.monitor.store import Added, Store
@@ -48,21 +49,25 @@ def _run(model_dir: Path, path: Path | str, cfg: IngestConfig, shard: tuple[int,
          paced: float | None = None) -> Totals:
     pipeline = Pipeline(model_dir, cfg)
     deliverer = Deliverer(pipeline.store).start()
-    totals = Totals()
+    totals = Totals(model=pipeline.described)
     stream: Iterable[Event | None] = events(path, source=cfg.source, follow=cfg.follow, poll_s=cfg.poll_s)
     if shard is not None:
         stream = (e for e in stream if e is None or _shard_of(e, shard[1]) == shard[0])
     if paced is not None:
         stream = _paced(stream, paced)
+    interrupted = False
     try:
         _store_while_scoring(pipeline, _batches(_progress(stream, path, cfg, shard), cfg.batch_size), totals)
     except KeyboardInterrupt:
+        interrupted = True
         log.info("interrupted; every batch stored so far is kept")
     finally:
         left = deliverer.stop(drain_s=cfg.deliver_timeout_s)
         if left:
             log.warning("%d webhook message(s) still pending; the next monitor process sends them", left)
-        pipeline.store.close()
+        # A finite input waits here, after its last batch, for the alerts' words; an interrupted one leaves them
+        # pending for the next monitor process.
+        pipeline.close(drain=not interrupted)
     log.info("stored %d events, %d already there, %d alert change(s)", totals.stored, totals.duplicates,
              len(totals.alerts))
     return totals
@@ -133,10 +138,11 @@ def _shard_of(event: Event, shards: int) -> int:
 
 def _in_workers(model_dir: Path, path: Path, cfg: IngestConfig) -> Totals:
     Store(cfg.db).close()  # create the schema once, before the workers race to
+    model_dir, described = scoring_folder(model_dir, cfg.int8)  # and export once, not once per worker
     context = multiprocessing.get_context("spawn")  # a fresh interpreter each: no forked ORT or torch threads
     with context.Pool(cfg.workers) as pool:
         parts = pool.starmap(_worker, [(model_dir, path, cfg, k) for k in range(cfg.workers)])
-    totals = Totals()
+    totals = Totals(model=described)
     for stored, duplicates, alerts in parts:
         totals.stored, totals.duplicates = totals.stored + stored, totals.duplicates + duplicates
         log.info("worker stored %d events, %d alert change(s)", stored, alerts)

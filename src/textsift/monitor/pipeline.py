@@ -9,12 +9,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from textsift.errors import TextsiftError
 from textsift.monitor.alerting import evaluate
+from textsift.monitor.attributions import Attributor, Explainer, torch_attributor
 from textsift.monitor.config import IngestConfig
-from textsift.monitor.evidence import Attributor
+from textsift.monitor.models import scoring_folder
 from textsift.monitor.outbox import Change
 from textsift.monitor.store import Added, Scored, Store
 from textsift.monitor.stream import Event, text_hash
@@ -34,23 +34,30 @@ class Prepared:
 class Totals:
     stored: int = 0
     duplicates: int = 0
+    model: str = ""  # which folder scored, and why (models.scoring_folder)
     alerts: list[Change] = field(default_factory=list)
 
 
 class Pipeline:
     """A model folder and a store, joined."""
 
-    def __init__(self, model_dir: Path, cfg: IngestConfig, store: Store | None = None) -> None:
+    def __init__(self, model_dir: Path, cfg: IngestConfig, store: Store | None = None,
+                 attribute: Attributor | None = None) -> None:
+        """`attribute` replaces the attributions from the torch folder behind the model (tests, benchmarks)."""
         from textsift.inference.load import load
 
-        self.cfg, self.model_dir = cfg, Path(model_dir)
-        self.predictor = load(model_dir, device="cpu")
+        self.cfg = cfg
+        self.model_dir, self.described = scoring_folder(Path(model_dir), cfg.int8)
+        log.info("scoring with %s", self.described)
+        self.predictor = load(self.model_dir, device="cpu")
         if self.predictor.task.pairs:
-            raise TextsiftError(f"{model_dir}: a pair model scores two texts; the monitor scores one text per event")
+            raise TextsiftError(f"{self.model_dir}: a pair model scores two texts; the monitor scores one text per "
+                                "event")
         self.store = store or Store(cfg.db)
         self.model = self.model_dir.name
         self.version = hashlib.sha256((self.model_dir / "textsift.json").read_bytes()).hexdigest()[:12]
-        self._attribute: Attributor | None | bool = False  # False: not looked for yet
+        self._attribute = attribute
+        self._explainer: Explainer | None | bool = False  # False: not made yet (most processes never alert)
 
     def score(self, batch: Sequence[Event]) -> list[Scored]:
         """The model's answer for each event, in one pass."""
@@ -88,43 +95,27 @@ class Pipeline:
         return added, alerts
 
     def evaluate(self) -> list[Change]:
-        alerts = evaluate(self.store, lateness=self.cfg.lateness_s, attribute=self.attributor())
+        explainer = self.explainer()
+        labels = self.predictor.labels if explainer is not None else None
+        alerts = evaluate(self.store, lateness=self.cfg.lateness_s, explain=labels)
         for alert in alerts:
             log.warning("%s", describe(alert))
+        if explainer is not None and any(a.status == "firing" for a in alerts):
+            explainer.submit([a.alert_id for a in alerts if a.status == "firing"])  # returns at once
         return alerts
 
-    def attributor(self) -> Attributor | None:
-        """Word attributions for alert examples, from the torch folder behind the model; None when there is none."""
-        if self._attribute is False:
-            self._attribute = _attributor(self.model_dir, self.predictor, self.cfg)
-        return self._attribute  # type: ignore[return-value]
+    def explainer(self) -> Explainer | None:
+        """The thread that attributes alert examples' words; None when the model has no torch folder behind it."""
+        if self._explainer is False:
+            attribute = self._attribute or torch_attributor(self.model_dir, self.predictor, self.cfg)
+            self._explainer = None if attribute is None else Explainer(self.store, attribute)
+        return self._explainer  # type: ignore[return-value]
 
-
-def _attributor(model_dir: Path, predictor: Any, cfg: IngestConfig) -> Attributor | None:
-    """Attributions from the torch folder behind the model, loaded on the first alert (most batches have none)."""
-    if cfg.examples == 0 or not cfg.store_text:
-        return None
-    folder = cfg.explain_model
-    if folder is None:
-        folder = model_dir if predictor.explainable else (
-            Path(predictor.settings.source) if predictor.settings.source else None)
-    import importlib.util
-
-    if folder is None or not folder.is_dir() or importlib.util.find_spec("captum") is None:
-        log.info("alert examples come without word attributions (no torch model folder with captum installed); "
-                 "pass --explain-model")
-        return None
-    loaded: list[Any] = []
-
-    def attribute(text: str, target: str | None) -> list[tuple[str, float]]:
-        from textsift.explanation.attribution import explain, torch_classifier
-
-        if not loaded:
-            loaded.append(torch_classifier(folder))
-        explanation = explain(loaded[0], text, steps=cfg.explain_steps, target=target)
-        return list(zip(explanation.words, explanation.scores, strict=True))
-
-    return attribute
+    def close(self, *, drain: bool = True) -> None:
+        """Finish (`drain`) or abandon the pending attributions, then close the store."""
+        if isinstance(self._explainer, Explainer):
+            self._explainer.stop(drain)
+        self.store.close()
 
 
 def describe(alert: Change) -> str:

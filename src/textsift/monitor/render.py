@@ -20,6 +20,8 @@ def alert_text(alert: dict[str, Any]) -> str:
     lines.append(why)
     if alert.get("resolved_window_end_ts"):
         lines.append(f"  resolved: quiet again in the window ending {iso(alert['resolved_window_end_ts'])}")
+    if (e.get("attributions") or {}).get("status") == "pending":
+        lines.append("  word attributions: still being computed (run `monitor alerts` again shortly)")
     for x in e.get("examples", []):
         words = sorted(x.get("words") or [], key=lambda w: -abs(w[1]))[:4]
         strongest = ", ".join(f"{w} {s:+.2f}" for w, s in words)

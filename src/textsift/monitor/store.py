@@ -2,7 +2,8 @@
 
 Every batch is one transaction: the events are inserted with ON CONFLICT DO NOTHING on (source, event_id) and the
 rollups are incremented from the rows that insert actually returned, so a batch replayed after a crash, or the
-same event sent by two workers, is stored and counted once.
+same event sent by two workers, is stored and counted once. On PostgreSQL each of those steps, and `known()`, is one
+statement over arrays (textsift.monitor.pgarrays); on SQLite, SQLAlchemy's multi-row statements.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from textsift._optional import require
 from textsift.errors import TextsiftError
+from textsift.monitor import pgarrays
 
 WIDTHS = (60, 3600, 86400)  # the rollup windows: minute, hour, day
 ALL = "*"  # the rollup label that counts every event
@@ -55,7 +57,7 @@ class Store:
             raise TextsiftError(f"--db {url}: the monitor stores to sqlite:///file.db or postgresql://…")
         try:
             self.engine = sa.create_engine(self.url, pool_pre_ping=True)
-            # One multi-row statement for the rollups upsert too, not psycopg's row-by-row executemany.
+            # SQLite: one multi-row statement for the rollups upsert too (PostgreSQL sends arrays: pgarrays).
             self.engine.dialect.use_insertmanyvalues_wo_returning = True
             # SQLite: writes take the lock when they begin, so two writers queue instead of failing to upgrade.
             self.reader = self.engine if self.dialect == "postgresql" else sa.create_engine(self.url)
@@ -110,9 +112,13 @@ class Store:
                  "scores": json.dumps(e.scores, separators=(",", ":")), "model": model,
                  "model_version": model_version} for e in batch]
         by_key = {(e.source, e.event_id): e for e in batch}
-        statement = self.insert(events).on_conflict_do_nothing(index_elements=["source", "event_id"])
         with self.write() as conn:
-            inserted = conn.execute(statement.returning(events.c.source, events.c.event_id), rows).all()
+            if self.dialect == "postgresql":
+                inserted = pgarrays.insert_events(conn, rows, received_ts=received, model=model,
+                                                  model_version=model_version)
+            else:
+                statement = self.insert(events).on_conflict_do_nothing(index_elements=["source", "event_id"])
+                inserted = conn.execute(statement.returning(events.c.source, events.c.event_id), rows).all()
             new = [by_key[(source, event_id)] for source, event_id in inserted]
             self._count(conn, new)
         return Added(len(new), len(batch) - len(new))
@@ -135,6 +141,9 @@ class Store:
             return
         rows = [{"width": w, "bucket": b, "source": s, "label": lab, "hits": int(h), "total": t, "total2": t2}
                 for (w, b, s, lab), (h, t, t2) in sorted(sums.items())]  # sorted: concurrent upserts lock in order
+        if self.dialect == "postgresql":
+            pgarrays.upsert_rollups(conn, rows)
+            return
         statement = self.insert(rollups)
         statement = statement.on_conflict_do_update(
             index_elements=["width", "bucket", "source", "label"],
@@ -150,7 +159,9 @@ class Store:
 
         found: set[tuple[str, str]] = set()
         with self.read() as conn:
-            for start in range(0, len(keys), 500):
+            if self.dialect == "postgresql":
+                return pgarrays.known(conn, keys) if keys else found
+            for start in range(0, len(keys), 500):  # SQLite: a bound on the parameters of one statement
                 chunk = list(keys[start:start + 500])
                 query = select(events.c.source, events.c.event_id).where(
                     tuple_(events.c.source, events.c.event_id).in_(chunk))
@@ -165,6 +176,15 @@ class Store:
 
         with self.read() as conn:
             return conn.execute(select(func.max(events.c.event_ts))).scalar()
+
+    def latest_row(self) -> int | None:
+        """The highest event row id: it grows with every stored batch (an index lookup, unlike count())."""
+        from sqlalchemy import func, select
+
+        from textsift.monitor.schema import events
+
+        with self.read() as conn:
+            return conn.execute(select(func.max(events.c.pk))).scalar()
 
     def count(self) -> int:
         from sqlalchemy import func, select
