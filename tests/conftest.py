@@ -113,3 +113,22 @@ def pair_model(faq_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     cfg = small_config(faq_dir, tmp_path_factory.mktemp("pair"), task="pair",
                        data=DataConfig(text_column="question", text_pair_column="answer"))
     yield from shared(train(cfg))
+
+
+@pytest.fixture(scope="session")
+def amazon_dir(raw_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The built-in amazon-snippets catalogue entry written from the shipped slice of its ground truth (every
+    12th line): about 240/30/30 real product-review sentences, the new domain of the update tests."""
+    from textsift.data.catalogue import fetch
+
+    before = os.environ.get("TEXTSIFT_CACHE")
+    os.environ["TEXTSIFT_CACHE"] = str(raw_cache)
+    try:
+        out = tmp_path_factory.mktemp("data") / "amazon-snippets"
+        fetch("amazon-snippets", out)
+    finally:
+        if before is None:
+            del os.environ["TEXTSIFT_CACHE"]
+        else:
+            os.environ["TEXTSIFT_CACHE"] = before
+    yield from shared(out)

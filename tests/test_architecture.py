@@ -24,10 +24,10 @@ ROOT = SRC.parents[1]
 # Modules behind the commands that write files or print; none may lean on another (shared code lives in the core
 # modules). `explain` returns an Explanation and writes nothing, so report may call it like any library function.
 VERB_MODULES = {
-    "textsift.training.train", "textsift.training.distill", "textsift.evaluation.evaluate",
+    "textsift.training.train", "textsift.training.distill", "textsift.training.update", "textsift.evaluation.evaluate",
     "textsift.evaluation.report", "textsift.inference.predict", "textsift.exporting.onnx", "textsift.serving.app",
     "textsift.data.catalogue", "textsift.inference.rank", "textsift.monitor.ingest", "textsift.monitor.dashboard",
-    "textsift.monitor.report",
+    "textsift.monitor.report", "textsift.training.pretrain",
 }
 
 

@@ -30,11 +30,17 @@ _EXPORTS = {
     "get_task": "textsift.tasks.registry",
     "train": "textsift.training.train",
     "distill": "textsift.training.distill",
+    "pretrain": "textsift.training.pretrain",
+    "update": "textsift.training.update",
+    "UpdateConfig": "textsift.training.config",
+    "PretrainConfig": "textsift.training.config",
     "evaluate": "textsift.evaluation.evaluate",
+    "evaluate_files": "textsift.evaluation.evaluate",
     "report": "textsift.evaluation.report",
     "export": "textsift.exporting.onnx",
     "explain": "textsift.explanation.attribution",
     "serve": "textsift.serving.app",
+    "lineage": "textsift.modeling.lineage",
 }
 __all__ = [*_EXPORTS, "__version__"]
 
@@ -55,7 +61,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from textsift.config import DataConfig, DistillConfig, ModelConfig, ServeConfig, TrainConfig
     from textsift.errors import DataError, MissingExtraError, TextsiftError
-    from textsift.evaluation.evaluate import evaluate
+    from textsift.evaluation.evaluate import evaluate, evaluate_files
     from textsift.evaluation.report import report
     from textsift.explanation.attribution import explain
     from textsift.exporting.onnx import export
@@ -63,8 +69,12 @@ if TYPE_CHECKING:
     from textsift.inference.predict import predict
     from textsift.inference.rank import rank
     from textsift.inference.torch_backend import Classifier
+    from textsift.modeling.lineage import lineage
     from textsift.modeling.settings import ModelSettings
     from textsift.serving.app import serve
     from textsift.tasks.registry import get_task
+    from textsift.training.config import PretrainConfig, UpdateConfig
     from textsift.training.distill import distill
+    from textsift.training.pretrain import pretrain
     from textsift.training.train import train
+    from textsift.training.update import update

@@ -82,6 +82,25 @@ class ModelConfig:
         return "mean" if strategy == "head" else "cls"
 
 
+@dataclass
+class RehearsalConfig:
+    """What a model folder keeps of its data for later `textsift update` runs (replay/, see training/replay.py).
+
+    Attributes:
+        replay_size: Most training rows kept as the rehearsal buffer, and most validation rows kept to measure
+            forgetting on: class-stratified, seeded-hash samples of every row the model has seen (0 keeps none).
+        keep_texts: Keep the rows' texts; --no-keep-texts keeps only their hashes, labels and the frozen encoder's
+            pooled features (head-strategy models only), so the folder holds no training text.
+    """
+
+    replay_size: int = 2000
+    keep_texts: bool = True
+
+    def __post_init__(self) -> None:
+        if self.replay_size < 0:
+            raise TextsiftError(f"replay_size must be at least 0, not {self.replay_size}")
+
+
 @dataclass(kw_only=True)
 class LoopConfig:
     """What the training loop needs, whatever is trained (train, distill): data, schedule, batching, device.
@@ -158,6 +177,11 @@ class LoopConfig:
             raise TextsiftError("no epoch count set")
         return self.epochs
 
+    @property
+    def max_steps(self) -> int | None:
+        """Most optimiser steps the run takes; None runs every epoch (pretrain counts steps, not epochs)."""
+        return None
+
 
 @dataclass(kw_only=True)
 class TrainConfig(LoopConfig):
@@ -178,6 +202,7 @@ class TrainConfig(LoopConfig):
         init_from: Where training starts: backbone (the pretrained encoder), or a model folder to keep training
             (same labels).
         model: The network.
+        rehearsal: What the folder keeps for later updates.
     """
 
     out: Path = Path("models/textsift")
@@ -186,6 +211,7 @@ class TrainConfig(LoopConfig):
     class_weight: Literal["none", "balanced"] = "none"
     init_from: str = "backbone"
     model: ModelConfig = field(default_factory=ModelConfig)
+    rehearsal: RehearsalConfig = field(default_factory=RehearsalConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -200,6 +226,9 @@ class TrainConfig(LoopConfig):
             self.epochs = 30 if self.strategy == "head" else 3
         if self.patience is None:
             self.patience = 5 if self.strategy == "head" else 2
+        if not self.rehearsal.keep_texts and self.strategy != "head" and self.rehearsal.replay_size:
+            raise TextsiftError("--no-keep-texts keeps features of a frozen encoder, so it needs --strategy head; "
+                                "with full fine-tuning pass --replay-size 0 to keep no rows")
         if self.strategy == "head" and self.model.pooling == "cls":
             raise TextsiftError("the head strategy needs mean pooling (frozen CLS states are weak features); "
                                 "use --pooling mean or auto")
@@ -341,7 +370,8 @@ class EvaluateConfig(InferenceConfig):
     """How `textsift evaluate` scores a model folder on a labelled file.
 
     Attributes:
-        out: Folder for metrics.json and confusion_matrix.png; default <model>/eval/<file stem>.
+        out: Folder for metrics.json and the plots; default <model>/eval/<file stem>. With several files, one
+            subfolder per file (named by its stem, or folder-stem when two stems are the same).
         data: The table's columns.
     """
 

@@ -20,12 +20,14 @@ from textsift.evaluation import evaluate, report
 from textsift.explanation import attribution
 from textsift.exporting import onnx
 from textsift.inference import predict
+from textsift.training import config as training_config
 from textsift.training import train
 
 COMMANDS = {verb.__name__: verb for verb in cli.VERBS} | {"fetch": data.fetch}
 CONFIGS = {"train": config.TrainConfig, "distill": config.DistillConfig, "evaluate": config.EvaluateConfig,
            "predict": config.PredictConfig, "explain": config.ExplainConfig, "report": config.ReportConfig,
-           "export": config.ExportConfig, "serve": config.ServeConfig, "fetch": config.FetchConfig}
+           "export": config.ExportConfig, "serve": config.ServeConfig, "fetch": config.FetchConfig,
+           "update": training_config.UpdateConfig, "pretrain": training_config.PretrainConfig}
 
 
 def click_params(name: str) -> dict[str, Any]:
@@ -54,7 +56,8 @@ def test_each_flag_has_its_fields_default_and_help(name: str) -> None:
         assert flag.help and flag.help in (param.help or flag.help), f"{name} --{flag.name} has no help"
 
 
-@pytest.mark.parametrize("cls", sorted(set(CONFIGS.values()) | {config.DataConfig, config.ModelConfig},
+@pytest.mark.parametrize("cls", sorted(set(CONFIGS.values()) | {config.DataConfig, config.ModelConfig,
+                                                                  config.RehearsalConfig},
                                        key=lambda c: c.__name__))
 def test_every_config_field_is_documented(cls: type) -> None:
     docs = field_docs(cls)

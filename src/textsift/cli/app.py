@@ -14,7 +14,22 @@ from typing import Any
 
 import typer
 
-from textsift.cli import data, distill, evaluate, explain, export, monitor, predict, rank, report, serve, train
+from textsift.cli import (
+    data,
+    distill,
+    evaluate,
+    explain,
+    export,
+    lineage,
+    monitor,
+    predict,
+    pretrain,
+    rank,
+    report,
+    serve,
+    train,
+    update,
+)
 from textsift.errors import TextsiftError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -22,7 +37,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 app.add_typer(data.app, name="data")
 app.add_typer(monitor.app, name="monitor")
 VERBS: list[Callable[..., Any]] = [train.train, evaluate.evaluate, predict.predict, rank.rank, explain.explain,
-                                   report.report, serve.serve, export.export, distill.distill]
+                                   report.report, serve.serve, export.export, distill.distill, lineage.lineage,
+                                   pretrain.pretrain, update.update]
 for verb in VERBS:
     app.command(verb.__name__)(verb)
 
@@ -34,7 +50,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     _log_to_stderr()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as n here
     except TextsiftError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
@@ -47,6 +63,8 @@ def main() -> None:
         sys.exit(e.exit_code)
     except typer.Abort:
         sys.exit(1)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 def _log_to_stderr() -> None:

@@ -16,11 +16,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("textsift")
 
 
-def read_training_data(cfg: LoopConfig, task: Task) -> tuple[Table, Table]:
+def read_training_data(cfg: LoopConfig, task: Task, *, alone: bool = True) -> tuple[Table, Table]:
     """The checked training table and its validation table: the validation file, or a seeded share of the
-    training file when there is none (stratified by class for single-label tasks)."""
+    training file when there is none (stratified by class for single-label tasks). `alone=False` is for an
+    update's new data, which trains beside the model's kept rows and known labels: one class is enough there."""
     train_table = read_table(cfg.train_file, cfg.data)
-    task.check_training(train_table)
+    if alone:
+        task.check_training(train_table)
     warn_duplicates(train_table, train_table)
     if cfg.validation_file is not None:
         val_table = read_table(cfg.validation_file, cfg.data)

@@ -1,4 +1,5 @@
-"""Metrics on the terminal with Rich (on stderr, so stdout stays data): per class, per label, or regression."""
+"""Metrics on the terminal with Rich (on stderr, so stdout stays data): per class, per label, or regression, and
+several files side by side."""
 
 from __future__ import annotations
 
@@ -57,3 +58,36 @@ def print_regression(metrics: dict[str, Any]) -> None:
         table.add_column(name, justify="right")
     table.add_row(*(f"{metrics[name]:.4f}" for name in ("pearson", "spearman", "rmse", "mae", "r2")))
     Console(stderr=True).print(table)
+
+
+def print_comparison(title: str, results: dict[str, dict[str, Any]]) -> None:
+    """One table with a column per evaluated file (`results`: column name -> its metrics) and a row per headline
+    metric of the task; a metric one file lacks is left blank."""
+    from rich.console import Console
+    from rich.table import Table
+
+    columns = {name: dict(headline_rows(metrics)) for name, metrics in results.items()}
+    rows = list(dict.fromkeys(row for cells in columns.values() for row in cells))  # first file's order
+    table = Table(title=title)
+    table.add_column("metric")
+    for name in columns:
+        table.add_column(name, justify="right")
+    for row in rows:
+        table.add_row(row, *(cells.get(row, "") for cells in columns.values()))
+    Console(stderr=True).print(table)
+
+
+def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """(row name, formatted value) of the numbers that compare files: the averages and per-class (or per-label)
+    F1 of classification, the averages of multi-label, the errors and correlations of regression; then rows."""
+    if "per_class" in metrics:
+        rows = [("accuracy", metrics["accuracy"]), ("macro-F1", metrics["macro"]["f1"]),
+                ("weighted-F1", metrics["weighted"]["f1"]),
+                *((f"F1 {name}", s["f1"]) for name, s in metrics["per_class"].items())]
+    elif "per_label" in metrics:
+        rows = [("micro-F1", metrics["micro"]["f1"]), ("macro-F1", metrics["macro"]["f1"]),
+                ("subset accuracy", metrics["subset_accuracy"]), ("Hamming loss", metrics["hamming_loss"]),
+                *((f"F1 {name}", s["f1"]) for name, s in metrics["per_label"].items())]
+    else:
+        rows = [(name, metrics[name]) for name in ("rmse", "mae", "pearson", "spearman", "r2")]
+    return [(name, f"{value:.4f}") for name, value in rows] + [("rows", str(metrics["n"]))]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from textsift import files
+from textsift.modeling import lineage
 from textsift.modeling.settings import REMOTE_CODE_FILE, ModelSettings, read_settings
 from textsift.tasks.base import Task
 from textsift.tasks.registry import get_task
@@ -77,6 +78,7 @@ def write_card(folder: Path) -> Path:
         *_task_lines(settings),
         *_metric_lines(metrics, task),
         "",
+        *_lineage_lines(folder, settings),
         "## Use",
         "```python",
         "import textsift",
@@ -123,6 +125,17 @@ def _metric_lines(metrics: dict[str, Any], task: Task) -> list[str]:
                   *[f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |"
                     for name, s in rows.items()]]
     return lines
+
+
+def _lineage_lines(folder: Path, settings: ModelSettings) -> list[str]:
+    """The steps that led to these weights as a markdown table (the same cells as `textsift lineage`)."""
+    if not settings.lineage:
+        return ["## Lineage", f"- {lineage.unrecorded(settings)}", ""]
+    rows = [lineage.cells(entry) for entry in settings.lineage]
+    # A markdown cell is one line without pipes: a cell's parts go on <br>-separated lines.
+    return ["## Lineage", "", "| " + " | ".join(lineage.COLUMNS) + " |", "|" + "---|" * len(lineage.COLUMNS),
+            *["| " + " | ".join(row[c].replace("|", "\\|").replace("\n", "<br>") for c in lineage.COLUMNS) + " |"
+              for row in rows], ""]
 
 
 def _transformers_use(folder: Path, settings: ModelSettings) -> list[str]:

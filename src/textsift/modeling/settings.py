@@ -67,6 +67,8 @@ class ModelSettings:
         source: The torch folder the graph was exported from (onnx only).
         onnx: How the graph is fed (onnx only).
         parity: The export's checks against the torch model (onnx only).
+        lineage: Every step that led to these weights, oldest first (textsift.modeling.lineage): the verb, the
+            parent folder and the sha256 of its textsift.json, data fingerprints, the config and the metrics.
         files: sha256 of every file written with these settings (weights, config, tokenizer, model code); `load`
             refuses a folder whose files no longer match, so a half-written or altered folder is never used.
         extra: Keys this version does not know, kept so that rewriting the file loses nothing.
@@ -91,6 +93,7 @@ class ModelSettings:
     source: str | None = None
     onnx: OnnxFacts | None = None
     parity: dict[str, Any] | None = None
+    lineage: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 

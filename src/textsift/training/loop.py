@@ -96,6 +96,8 @@ def fit(objective: Objective, cfg: LoopConfig, device: torch.device) -> RunState
     # The fused kernel updates all tensors in one pass: 6.7x faster per step on 2 CPU cores (optimizer_step.py).
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, fused=True)
     total_steps = math.ceil(len(objective.lengths) / cfg.batch_size) * cfg.max_epochs
+    if cfg.max_steps is not None:
+        total_steps = min(total_steps, cfg.max_steps)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     if cfg.resume:
         state = load_checkpoint(cfg.out / CHECKPOINT, model, optimizer, scheduler)
@@ -104,7 +106,8 @@ def fit(objective: Objective, cfg: LoopConfig, device: torch.device) -> RunState
         clear_earlier_run(cfg.out)
     writer = summary_writer(cfg.out)
     try:
-        while state.epoch < cfg.max_epochs:  # validate_epoch counts the epochs, so a resumed run goes on from there
+        # validate_epoch counts the epochs, so a resumed run goes on from there
+        while state.epoch < cfg.max_epochs and not steps_done(state, cfg):
             loss, rate = train_epoch(objective, params, optimizer, scheduler, cfg, device, state, writer)
             stop = validate_epoch(objective, state, writer, loss, rate, cfg.patience)
             save_checkpoint(cfg.out / CHECKPOINT, model, optimizer, scheduler, state)
@@ -119,13 +122,16 @@ def fit(objective: Objective, cfg: LoopConfig, device: torch.device) -> RunState
 def train_epoch(objective: Objective, params: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer,
                 scheduler: Any, cfg: LoopConfig, device: torch.device, state: RunState, writer: Any
                 ) -> tuple[float, float]:
-    """One epoch over shuffled, length-bucketed batches; returns the last batch's loss and texts per second."""
+    """One epoch over shuffled, length-bucketed batches (cut short at `cfg.max_steps`); returns the last batch's
+    loss and texts per second."""
     (objective.train_mode or objective.model.train)()
     batches = bucketed_batches(objective.lengths, cfg.batch_size, cfg.bucket_size, cfg.seed + state.epoch)
-    started, value = time.perf_counter(), float("nan")
+    started, value, seen = time.perf_counter(), float("nan"), 0
     bar = tqdm(total=len(objective.lengths), desc=f"epoch {state.epoch + 1}/{cfg.max_epochs}", unit="text",
                leave=False, disable=None)
     for idx in batches:
+        if steps_done(state, cfg):
+            break
         with autocast(device):
             loss = objective.loss(idx)
         loss.backward()
@@ -139,8 +145,13 @@ def train_epoch(objective: Objective, params: list[torch.nn.Parameter], optimize
         writer.add_scalar("train/lr", scheduler.get_last_lr()[0], state.step)
         bar.set_postfix(loss=f"{value:.3f}")
         bar.update(len(idx))
+        seen += len(idx)
     bar.close()
-    return value, len(objective.lengths) / (time.perf_counter() - started)
+    return value, seen / (time.perf_counter() - started)
+
+
+def steps_done(state: RunState, cfg: LoopConfig) -> bool:
+    return cfg.max_steps is not None and state.step >= cfg.max_steps
 
 
 def validate_epoch(objective: Objective, state: RunState, writer: Any, loss: float, rate: float,

@@ -70,9 +70,11 @@ def fine_tune(classifier: Classifier, data: Encoded, device: torch.device, batch
 
 
 def frozen_head(classifier: Classifier, data: Encoded, device: torch.device, batch_loss: BatchLoss,
-                save: Callable[[], object]) -> Objective:
+                save: Callable[[], object], kept_features: torch.Tensor | None = None) -> Objective:
     """Only the head trains. The frozen encoder's pooled features never change, so they are computed once here
-    (the one slow step: a pass over every text) and each batch is a lookup plus the head."""
+    (the one slow step: a pass over every text) and each batch is a lookup plus the head. `kept_features` are
+    rows without texts (an update's rehearsal rows kept as features), after the texts' rows; `data.y_train` holds
+    the targets of both."""
     model = classifier.model
     if not isinstance(model, MeanPoolingForSequenceClassification):
         raise TextsiftError("the head strategy needs a mean-pooled model (pooling mean or auto)")
@@ -81,6 +83,10 @@ def frozen_head(classifier: Classifier, data: Encoded, device: torch.device, bat
     pad_id, sep_id = classifier.tokenizer.pad_token_id, classifier.sep_id
     feats_train = cache_features(model, data.ids_train, pad_id, device, "train features", sep_id)
     feats_val = cache_features(model, data.ids_val, pad_id, device, "validation features", sep_id)
+    lengths = data.lengths
+    if kept_features is not None:
+        feats_train = torch.cat([feats_train, kept_features.to(device)])
+        lengths = lengths + [1] * len(kept_features)  # any length: only the batch order reads them
 
     def loss(idx: list[int]) -> torch.Tensor:
         return batch_loss(model.head(feats_train[idx]).float(), idx)
@@ -95,7 +101,7 @@ def frozen_head(classifier: Classifier, data: Encoded, device: torch.device, bat
         model.train()
         model.encoder.eval()
 
-    return Objective(model, data.lengths, loss, validate, save, train_mode)
+    return Objective(model, lengths, loss, validate, save, train_mode)
 
 
 def cache_features(model: MeanPoolingForSequenceClassification, ids: list[list[int]], pad_id: int, device: torch.device,
@@ -110,3 +116,15 @@ def cache_features(model: MeanPoolingForSequenceClassification, ids: list[list[i
                 out[batch] = model.features(**{k: v.to(device) for k, v in inputs.items()}).float()
             bar.update(len(batch))
     return out.clone()  # leave inference mode so the head can be trained on it
+
+
+def pooled_features(classifier: Classifier, rows: list[tuple[str, str | None]]) -> np.ndarray:
+    """The frozen encoder's pooled features of (text, pair) rows, what a buffer without texts keeps."""
+    model = classifier.model
+    if not isinstance(model, MeanPoolingForSequenceClassification):
+        raise TextsiftError("keeping features instead of texts needs a mean-pooled head model (--strategy head)")
+    items = [(text, pair) if classifier.task.pairs else text for text, pair in rows]
+    ids = classifier.encode(items)  # type: ignore[arg-type]
+    feats = cache_features(model, ids, classifier.tokenizer.pad_token_id, classifier.device, "kept features",
+                           classifier.sep_id)
+    return feats.cpu().numpy()

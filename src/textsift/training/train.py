@@ -6,8 +6,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-
-import torch
+from typing import Any
 
 from textsift import __version__
 from textsift.config import TrainConfig, to_jsonable
@@ -16,12 +15,15 @@ from textsift.data.io import Table
 from textsift.errors import TextsiftError
 from textsift.inference.load import load
 from textsift.inference.torch_backend import Classifier, to_device
+from textsift.modeling import lineage
 from textsift.modeling.build import build
-from textsift.modeling.settings import ModelSettings
+from textsift.modeling.extend import output_layer
+from textsift.modeling.settings import ModelSettings, update_settings
 from textsift.tasks.base import Task
 from textsift.tasks.registry import get_task
+from textsift.training import replay
 from textsift.training.loop import fit, prepare, write_metrics
-from textsift.training.strategies import encode, fine_tune, frozen_head
+from textsift.training.strategies import encode, fine_tune, frozen_head, pooled_features
 
 
 def train(cfg: TrainConfig) -> Path:
@@ -43,17 +45,31 @@ def train(cfg: TrainConfig) -> Path:
     strategy = frozen_head if cfg.strategy == "head" else fine_tune
     objective = strategy(classifier, data, device, batch_loss, lambda: classifier.save(cfg.out))
     state = fit(objective, cfg, device)
+    keep_rows(cfg, classifier, train_table, val_table)
+    record(cfg, classifier, state.best_metrics)
     write_metrics(cfg.out, state, time.perf_counter() - started)
     return cfg.out
 
 
-def output_layer(model: torch.nn.Module, width: int) -> torch.nn.Linear:
-    """The layer that gives the model's outputs: the last linear layer of that width (BERT's and textsift's
-    `classifier`, RoBERTa's `classifier.out_proj`, ...)."""
-    layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == width]
-    if not layers:
-        raise TextsiftError(f"cannot find the output layer of {type(model).__name__} ({width} outputs)")
-    return layers[-1]
+def keep_rows(cfg: TrainConfig, classifier: Classifier, train_table: Table, val_table: Table) -> None:
+    """The rehearsal and check rows a later `textsift update` trains beside and measures forgetting on."""
+    size = cfg.rehearsal.replay_size
+    if not size:
+        return
+    featurize = None if cfg.rehearsal.keep_texts else (lambda rows: pooled_features(classifier, rows))
+    for name, table in ((replay.TRAIN_ROWS, train_table), (replay.CHECK_ROWS, val_table)):
+        buffer = replay.carry(None, replay.Buffer(replay.rows_of(table, classifier.task.name)), size, featurize)
+        replay.write(cfg.out, name, buffer)
+
+
+def record(cfg: TrainConfig, classifier: Classifier, metrics: dict[str, Any] | None) -> None:
+    """The folder's lineage: this run, after the lineage of the folder it started from (if any)."""
+    earlier = classifier.settings.lineage if cfg.init_from != "backbone" else []
+    summary = classifier.task.summary(metrics) if metrics else {}
+    entry = lineage.step("train", folder=cfg.out, settings=classifier.settings,
+                         parent=cfg.init_from if cfg.init_from != "backbone" else None,
+                         backbone=cfg.model.backbone, config=to_jsonable(cfg), metrics=summary)
+    update_settings(cfg.out, lineage=lineage.extended(earlier, entry))
 
 
 def start_from(cfg: TrainConfig, task: Task, train_table: Table) -> Classifier:
