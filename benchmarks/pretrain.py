@@ -11,7 +11,6 @@ pre-training cost. Results go to benchmarks/out/pretrain.json.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import platform
@@ -19,12 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from textsift.config import ModelConfig, TrainConfig
-from textsift.evaluation.metrics import compute_metrics
-from textsift.inference.load import load
-from textsift.inference.torch_backend import Classifier
+from textsift.evaluation.evaluate import evaluate
 from textsift.training.config import PretrainConfig
 from textsift.training.pretrain import SUMMARY, pretrain
 from textsift.training.train import train
@@ -73,20 +68,9 @@ def downstream(args: argparse.Namespace, strategy: str, backbone: str, name: str
                       out=args.work / f"{strategy}-{name}", strategy=strategy,  # type: ignore[arg-type]
                       model=ModelConfig(backbone=backbone), **extra)
     folder = train(cfg)
-    classifier = load(folder)
-    assert isinstance(classifier, Classifier)
-    texts, labels = read(args.data / "test.csv")
-    predicted = classifier.logits_from_ids(classifier.encode(texts)).argmax(axis=1)
-    y = np.array([classifier.labels.index(label) for label in labels])
-    metrics = compute_metrics(y, predicted, classifier.labels)
+    metrics = evaluate(folder, args.data / "test.csv", out=folder / "eval" / "test")
     seconds = json.loads((folder / "metrics.json").read_text())["train_seconds"]
     return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro"]["f1"], "train_seconds": seconds}
-
-
-def read(path: Path) -> tuple[list[str], list[str]]:
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    return [r["text"] for r in rows], [r["label"] for r in rows]
 
 
 if __name__ == "__main__":

@@ -26,11 +26,12 @@ import torch
 
 from textsift import __version__, files
 from textsift.config import to_jsonable
+from textsift.data.batching import sorted_batches
 from textsift.data.checks import read_training_data
 from textsift.data.io import Table, read_table
 from textsift.errors import TextsiftError
 from textsift.inference.load import load
-from textsift.inference.torch_backend import Classifier, to_device
+from textsift.inference.torch_backend import Classifier, collate, to_device
 from textsift.modeling import lineage
 from textsift.modeling.card import write_card
 from textsift.modeling.extend import add_outputs
@@ -186,9 +187,6 @@ def make_anchor(cfg: UpdateConfig, model: Classifier, kept: Buffer | None, devic
 
 
 def estimate_fisher(model: Classifier, rows: Buffer, device: torch.device) -> dict[str, torch.Tensor]:
-    from textsift.data.batching import sorted_batches
-    from textsift.inference.torch_backend import collate
-
     task, table = model.task, rows.table()
     batch_loss = task.loss(task.targets(table, model.settings), model.settings, device, balanced=False)
     if rows.features is not None:
