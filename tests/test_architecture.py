@@ -27,8 +27,11 @@ VERB_MODULES = {
     "textsift.training.train", "textsift.training.distill", "textsift.training.update", "textsift.evaluation.evaluate",
     "textsift.evaluation.report", "textsift.inference.predict", "textsift.exporting.onnx", "textsift.serving.app",
     "textsift.data.catalogue", "textsift.inference.rank", "textsift.monitor.ingest", "textsift.monitor.dashboard",
-    "textsift.monitor.report", "textsift.training.pretrain",
+    "textsift.monitor.report", "textsift.training.pretrain", "textsift.training.tune",
 }
+# Composite verbs, each allowed exactly the verbs it is made of: a tune trial is one train run (its after_epoch hook
+# reports to the pruner), so tune calls train itself rather than a copy of it.
+COMPOSITE_VERBS = {("textsift.training.tune", "textsift.training.train")}
 
 
 def module_name(path: Path) -> str:
@@ -83,7 +86,7 @@ def test_no_module_imports_private_names_of_another() -> None:
 
 def test_verb_modules_do_not_import_each_other() -> None:
     edges = internal_edges()
-    assert {(verb, other) for verb in VERB_MODULES for other in edges[verb] & VERB_MODULES} == set()
+    assert {(verb, other) for verb in VERB_MODULES for other in edges[verb] & VERB_MODULES} == COMPOSITE_VERBS
 
 
 def test_every_subpackage_says_what_it_holds_in_one_line() -> None:

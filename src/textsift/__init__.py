@@ -32,8 +32,12 @@ _EXPORTS = {
     "distill": "textsift.training.distill",
     "pretrain": "textsift.training.pretrain",
     "update": "textsift.training.update",
+    "tune": "textsift.training.tune",
     "UpdateConfig": "textsift.training.config",
     "PretrainConfig": "textsift.training.config",
+    "TuneConfig": "textsift.training.config",
+    "LoraConfig": "textsift.config",
+    "FewshotConfig": "textsift.config",
     "evaluate": "textsift.evaluation.evaluate",
     "evaluate_files": "textsift.evaluation.evaluate",
     "report": "textsift.evaluation.report",
@@ -59,7 +63,15 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from textsift.config import DataConfig, DistillConfig, ModelConfig, ServeConfig, TrainConfig
+    from textsift.config import (
+        DataConfig,
+        DistillConfig,
+        FewshotConfig,
+        LoraConfig,
+        ModelConfig,
+        ServeConfig,
+        TrainConfig,
+    )
     from textsift.errors import DataError, MissingExtraError, TextsiftError
     from textsift.evaluation.evaluate import evaluate, evaluate_files
     from textsift.evaluation.report import report
@@ -73,8 +85,9 @@ if TYPE_CHECKING:
     from textsift.modeling.settings import ModelSettings
     from textsift.serving.app import serve
     from textsift.tasks.registry import get_task
-    from textsift.training.config import PretrainConfig, UpdateConfig
+    from textsift.training.config import PretrainConfig, TuneConfig, UpdateConfig
     from textsift.training.distill import distill
     from textsift.training.pretrain import pretrain
     from textsift.training.train import train
+    from textsift.training.tune import tune
     from textsift.training.update import update

@@ -15,7 +15,8 @@ from typing import Any, Literal, get_args
 from textsift.errors import TextsiftError
 
 DEFAULT_BACKBONE = "all-MiniLM-L6-v2"
-Strategy = Literal["full", "head"]
+Strategy = Literal["full", "head", "lora", "fewshot"]
+PairLoss = Literal["cosine", "batch-negatives"]
 TaskName = Literal["multi-class", "multi-label", "regression", "pair", "pair-regression"]
 Pooling = Literal["auto", "cls", "mean"]
 
@@ -70,7 +71,8 @@ class ModelConfig:
             raise TextsiftError(f"max_length must be at least 8, not {self.max_length}")
 
     def resolved_head(self, strategy: Strategy) -> tuple[int, int]:
-        """(pool_layers, head_hidden_size) for a strategy."""
+        """(pool_layers, head_hidden_size) for a strategy. fewshot's head reads the one embedding its contrastive
+        stage tuned (the last layer's mean pool) through a linear layer, like SetFit's logistic regression."""
         frozen = strategy == "head"
         layers = self.pool_layers if self.pool_layers is not None else (2 if frozen else 1)
         hidden = self.head_hidden_size if self.head_hidden_size is not None else (1024 if frozen else 0)
@@ -79,7 +81,71 @@ class ModelConfig:
     def resolved_pooling(self, strategy: Strategy) -> Literal["cls", "mean"]:
         if self.pooling != "auto":
             return self.pooling
-        return "mean" if strategy == "head" else "cls"
+        return "mean" if strategy in ("head", "fewshot") else "cls"
+
+
+@dataclass
+class LoraConfig:
+    """LoRA adapters for `--strategy lora` (Hu et al., 2021, through PEFT): the backbone stays frozen, low-rank
+    updates of the named projections and the classifier train.
+
+    Attributes:
+        lora_r: Rank of each adapter's update.
+        lora_alpha: Scale of the adapters' update (it is multiplied by alpha / r).
+        lora_dropout: Dropout on the adapters' input.
+        lora_targets: Comma-separated names of the modules that get adapters: BERT's attention projections are
+            query, key and value (and dense for the output projections).
+    """
+
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.1
+    lora_targets: str = "query,value"
+
+    def __post_init__(self) -> None:
+        check_finite(self)
+        if self.lora_r < 1 or self.lora_alpha < 1 or not 0 <= self.lora_dropout < 1:
+            raise TextsiftError("lora_r and lora_alpha must be at least 1 and lora_dropout in [0, 1)")
+        if not self.targets:
+            raise TextsiftError("lora_targets must name at least one module, e.g. query,value")
+
+    @property
+    def targets(self) -> list[str]:
+        return [name.strip() for name in self.lora_targets.split(",") if name.strip()]
+
+
+@dataclass
+class FewshotConfig:
+    """The contrastive stage of `--strategy fewshot` (after SetFit, Tunstall et al., 2022): the encoder learns to
+    put texts of one class close together from pairs of the labelled examples, then a head trains on its
+    embeddings.
+
+    Attributes:
+        pairs_per_example: Pairs each example takes part in per contrastive epoch: half with a same-label
+            partner, half with another label's; an epoch never holds more pairs than there are distinct ones
+            (N(N-1)/2 of N examples). batch-negatives: batches of examples, each example in this many.
+        pair_loss: cosine regresses each pair's cosine similarity on 1 (same label) or 0 (SetFit's loss);
+            batch-negatives contrasts every example with the rest of its batch at once (supervised contrastive
+            loss, Khosla et al., 2020). BENCHMARKS.md compares them.
+        contrastive_epochs: Passes of the contrastive stage.
+        contrastive_learning_rate: Peak learning rate of the contrastive stage.
+        contrastive_batch_size: Pairs (batch-negatives: examples) per contrastive step.
+    """
+
+    pairs_per_example: int = 20
+    pair_loss: PairLoss = "cosine"
+    contrastive_epochs: int = 1
+    contrastive_learning_rate: float = 2e-5
+    contrastive_batch_size: int = 16
+
+    def __post_init__(self) -> None:
+        check_finite(self)
+        if min(self.pairs_per_example, self.contrastive_epochs, self.contrastive_batch_size) < 1:
+            raise TextsiftError("pairs_per_example, contrastive_epochs and contrastive_batch_size must be >= 1")
+        if self.pair_loss not in get_args(PairLoss):
+            raise TextsiftError(f"pair_loss must be cosine or batch-negatives, not {self.pair_loss!r}")
+        if self.contrastive_learning_rate <= 0:
+            raise TextsiftError("contrastive_learning_rate must be > 0")
 
 
 @dataclass
@@ -192,17 +258,25 @@ class TrainConfig(LoopConfig):
         task: multi-class (one label per text), multi-label (a set of labels per text), regression (a number per
             text), pair (one label per pair of texts) or pair-regression (a number per pair).
         strategy: full updates every weight; head freezes the backbone, caches its pooled features once and
-            trains only the classifier, so each epoch costs almost nothing.
-        epochs: Maximum epochs; default 3 for full and 30 for head (whose epochs take seconds).
-        learning_rate: Peak learning rate; default 5e-5 for full and 1e-3 for head.
+            trains only the classifier, so each epoch costs almost nothing; lora trains low-rank adapters of the
+            attention projections and the classifier (under 1% of the weights) and saves them merged; fewshot
+            (classification, a handful of examples per class) first trains the encoder on pairs of examples,
+            then a head on its embeddings, and validates on the training rows when there is no validation file.
+        epochs: Maximum epochs (fewshot: of its head); default 3 for full, 5 for lora, 30 for head and fewshot.
+        learning_rate: Peak learning rate; default 5e-5 for full, 5e-4 for lora, 1e-3 for head, 1e-2 for
+            fewshot's linear head.
         patience: Stop after this many epochs without a better validation score (macro-F1, micro-F1 for
-            multi-label, Pearson r for regression); default 2 (full), 5 (head).
+            multi-label, Pearson r for regression); default 2 (full, lora), 5 (head, fewshot).
+        shots: Train on this many examples per class sampled from the training file (seeded by --seed; a
+            multi-label file gets at least this many per label), for learning curves and labelling budgets.
         class_weight: none, or balanced to weight the loss by inverse class frequency for imbalanced data
             (multi-label: each label's positives weighted by its negatives / positives, BCE's pos_weight).
         init_from: Where training starts: backbone (the pretrained encoder), or a model folder to keep training
             (same labels).
         model: The network.
         rehearsal: What the folder keeps for later updates.
+        lora: The adapters (lora only).
+        fewshot: The contrastive stage (fewshot only).
     """
 
     out: Path = Path("models/textsift")
@@ -210,34 +284,45 @@ class TrainConfig(LoopConfig):
     strategy: Strategy = "full"
     class_weight: Literal["none", "balanced"] = "none"
     init_from: str = "backbone"
+    shots: int | None = None
     model: ModelConfig = field(default_factory=ModelConfig)
     rehearsal: RehearsalConfig = field(default_factory=RehearsalConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    fewshot: FewshotConfig = field(default_factory=FewshotConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.strategy not in ("full", "head"):
-            raise TextsiftError(f"strategy must be full or head, not {self.strategy!r}")
+        if self.strategy not in get_args(Strategy):
+            raise TextsiftError(f"strategy must be one of {', '.join(get_args(Strategy))}, not {self.strategy!r}")
+        if self.shots is not None and self.shots < 1:
+            raise TextsiftError(f"shots must be at least 1, not {self.shots}")
+        if self.strategy == "fewshot" and self.resume:
+            raise TextsiftError("a fewshot run cannot be resumed (its head trains on the contrastive stage's "
+                                "embeddings, which a checkpoint does not hold); start it again without --resume")
+        if self.strategy == "fewshot" and self.task not in ("multi-class", "multi-label"):
+            raise TextsiftError("the fewshot strategy pairs texts by class: use --task multi-class or multi-label, "
+                                "or another --strategy")
         if self.class_weight not in ("none", "balanced"):
             raise TextsiftError(f"class_weight must be none or balanced, not {self.class_weight!r}")
         check_task(self.task, self.data)
         if self.class_weight != "none" and self.task.endswith("regression"):
             raise TextsiftError("class_weight is for classes; a regression task has none, drop --class-weight")
         if self.epochs is None:
-            self.epochs = 30 if self.strategy == "head" else 3
+            self.epochs = {"full": 3, "lora": 5}.get(self.strategy, 30)
         if self.patience is None:
-            self.patience = 5 if self.strategy == "head" else 2
+            self.patience = 2 if self.strategy in ("full", "lora") else 5
         if not self.rehearsal.keep_texts and self.strategy != "head" and self.rehearsal.replay_size:
             raise TextsiftError("--no-keep-texts keeps features of a frozen encoder, so it needs --strategy head; "
                                 "with full fine-tuning pass --replay-size 0 to keep no rows")
-        if self.strategy == "head" and self.model.pooling == "cls":
-            raise TextsiftError("the head strategy needs mean pooling (frozen CLS states are weak features); "
-                                "use --pooling mean or auto")
+        if self.strategy in ("head", "fewshot") and self.model.pooling == "cls":
+            raise TextsiftError(f"the {self.strategy} strategy needs mean pooling (it trains on sentence "
+                                "embeddings); use --pooling mean or auto")
 
     @property
     def lr(self) -> float:
         if self.learning_rate is not None:
             return self.learning_rate
-        return 1e-3 if self.strategy == "head" else 5e-5
+        return {"full": 5e-5, "lora": 5e-4, "head": 1e-3, "fewshot": 1e-2}[self.strategy]
 
     @property
     def pooling(self) -> Literal["cls", "mean"]:

@@ -27,7 +27,8 @@ COMMANDS = {verb.__name__: verb for verb in cli.VERBS} | {"fetch": data.fetch}
 CONFIGS = {"train": config.TrainConfig, "distill": config.DistillConfig, "evaluate": config.EvaluateConfig,
            "predict": config.PredictConfig, "explain": config.ExplainConfig, "report": config.ReportConfig,
            "export": config.ExportConfig, "serve": config.ServeConfig, "fetch": config.FetchConfig,
-           "update": training_config.UpdateConfig, "pretrain": training_config.PretrainConfig}
+           "update": training_config.UpdateConfig, "pretrain": training_config.PretrainConfig,
+           "tune": training_config.TuneConfig}
 
 
 def click_params(name: str) -> dict[str, Any]:
@@ -105,5 +106,19 @@ def test_a_repeatable_flag_fills_a_list_field(monkeypatch: pytest.MonkeyPatch, t
 
 
 def test_a_config_check_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path) -> None:
-    assert run_cli(monkeypatch, "train", str(tmp_path / "t.csv"), "--strategy", "lora") == 2
-    assert capsys.readouterr().err.strip() == "error: strategy must be full or head, not 'lora'"
+    assert run_cli(monkeypatch, "train", str(tmp_path / "t.csv"), "--strategy", "prompt") == 2
+    assert capsys.readouterr().err.strip() == "error: strategy must be one of full, head, lora, fewshot, not 'prompt'"
+
+
+def test_tune_takes_every_train_flag_but_resume(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from textsift.training import tune
+
+    seen: list[training_config.TuneConfig] = []
+    monkeypatch.setattr(tune, "tune", lambda cfg: seen.append(cfg) or cfg.out / "best")
+    code = run_cli(monkeypatch, "tune", str(tmp_path / "t.csv"), "--validation", str(tmp_path / "v.csv"),
+                   "--strategy", "lora", "--lora-r", "4", "--trials", "7", "--study", "sqlite:///tune.db")
+    (cfg,) = seen
+    assert code == 0 and cfg.trials == 7 and cfg.storage == "sqlite:///tune.db" and cfg.lora.lora_r == 4
+    assert cfg.validation_file == tmp_path / "v.csv" and cfg.out == Path("models/tune") and cfg.epochs == 5
+    tune_paths = {flag.path for flag in COMMANDS["tune"].config_flags}  # type: ignore[attr-defined]
+    assert {flag.path for flag in flags(config.TrainConfig)} - tune_paths == {("resume",)}

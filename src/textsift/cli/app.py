@@ -28,6 +28,7 @@ from textsift.cli import (
     report,
     serve,
     train,
+    tune,
     update,
 )
 from textsift.errors import TextsiftError
@@ -38,7 +39,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(monitor.app, name="monitor")
 VERBS: list[Callable[..., Any]] = [train.train, evaluate.evaluate, predict.predict, rank.rank, explain.explain,
                                    report.report, serve.serve, export.export, distill.distill, lineage.lineage,
-                                   pretrain.pretrain, update.update]
+                                   pretrain.pretrain, update.update, tune.tune]
 for verb in VERBS:
     app.command(verb.__name__)(verb)
 

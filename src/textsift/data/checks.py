@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from textsift.config import LoopConfig
 from textsift.data.io import Item, Table, read_table
+from textsift.data.shots import sample_shots
 from textsift.errors import DataError
 
 if TYPE_CHECKING:
@@ -16,11 +17,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("textsift")
 
 
-def read_training_data(cfg: LoopConfig, task: Task, *, alone: bool = True) -> tuple[Table, Table]:
+def read_training_data(cfg: LoopConfig, task: Task, *, alone: bool = True, shots: int | None = None,
+                       hold_out: bool = True) -> tuple[Table, Table]:
     """The checked training table and its validation table: the validation file, or a seeded share of the
     training file when there is none (stratified by class for single-label tasks). `alone=False` is for an
-    update's new data, which trains beside the model's kept rows and known labels: one class is enough there."""
+    update's new data, which trains beside the model's kept rows and known labels: one class is enough there.
+    `shots` keeps that many rows per class of the training file (before any split); `hold_out=False` validates
+    on the training rows themselves when there is no validation file (fewshot: with 8 examples a class, each one
+    is worth more in training than in a split too small to measure anything)."""
     train_table = read_table(cfg.train_file, cfg.data)
+    if shots is not None:
+        train_table = sample_shots(train_table, task.class_sets(train_table), shots, cfg.seed)
     if alone:
         task.check_training(train_table)
     warn_duplicates(train_table, train_table)
@@ -28,6 +35,9 @@ def read_training_data(cfg: LoopConfig, task: Task, *, alone: bool = True) -> tu
         val_table = read_table(cfg.validation_file, cfg.data)
         warn_duplicates(train_table, val_table)
         return train_table, val_table
+    if not hold_out:
+        log.info("no validation file: validating on the %d training rows", len(train_table))
+        return train_table, train_table
     from sklearn.model_selection import train_test_split
 
     idx, strata = list(range(len(train_table))), task.stratify(train_table)

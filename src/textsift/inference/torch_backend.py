@@ -32,7 +32,10 @@ class Classifier(Predictor):
 
     @property
     def pooling(self) -> Literal["cls", "mean"]:
-        return "mean" if isinstance(self.model, MeanPoolingForSequenceClassification) else "cls"
+        # Through the PEFT wrapper of a LoRA run (modeling/lora.py) to the network it adapts.
+        unwrap = getattr(self.model, "get_base_model", None)
+        model = unwrap() if unwrap is not None else self.model
+        return "mean" if isinstance(model, MeanPoolingForSequenceClassification) else "cls"
 
     @property
     def device(self) -> torch.device:
@@ -65,7 +68,8 @@ class Classifier(Predictor):
 
     def save(self, folder: Path | str) -> Path:
         """Write a folder that both textsift and plain transformers can load."""
-        settings = dataclasses.replace(self.settings, pooling=self.pooling)
+        # No adapter is written here (modeling/lora.py saves those), so none is listed, e.g. after an update.
+        settings = dataclasses.replace(self.settings, pooling=self.pooling, adapter=None)
         return model_folder.save_folder(self.model, self.tokenizer, settings, folder)
 
 

@@ -69,7 +69,7 @@ def write_card(folder: Path) -> Path:
         "",
         f"Fine-tuned by textsift {settings.textsift_version or ''} from `{settings.backbone}` "
         f"with the `{settings.strategy}` strategy and {settings.pooling} pooling; "
-        f"texts are truncated to {settings.max_length} tokens.",
+        f"texts are truncated to {settings.max_length} tokens.{_training_line(settings)}",
         "",
         "## Data",
         *[f"- {split}: `{d.file}` ({d.rows} rows, sha256 `{d.sha256[:12]}…`, labels {d.label_counts})"
@@ -90,6 +90,17 @@ def write_card(folder: Path) -> Path:
         *_LIMITS,
     ]
     return files.write_text(folder / "README.md", "\n".join(lines))
+
+
+def _training_line(settings: ModelSettings) -> str:
+    """What trained: the parameter counts, and where a LoRA folder keeps its adapter."""
+    counts = settings.parameters
+    line = (f" {counts['trainable']:,} of {counts['total']:,} parameters trained."
+            if counts and counts.get("total") else "")
+    if settings.adapter:
+        line += (f" The weights are the LoRA adapter merged into the backbone; the adapter itself (PEFT format) is "
+                 f"in `{settings.adapter}/`.")
+    return line
 
 
 def _title(task: Task) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,14 @@ from textsift.modeling import heads, integrity
 from textsift.modeling.settings import REMOTE_CODE_FILE, ModelSettings, read_settings, write_settings
 
 
-def save_folder(model: PreTrainedModel, tokenizer: Any, settings: ModelSettings, folder: Path | str) -> Path:
+def save_folder(model: PreTrainedModel, tokenizer: Any, settings: ModelSettings, folder: Path | str,
+                extra: Callable[[Path], None] | None = None) -> Path:
     """Write a folder that both textsift and plain transformers can load, never leaving it half-written.
 
     Everything is written into a staging folder inside `folder` first; then each file is renamed into place and
     textsift.json, listing every file's sha256, comes last. Until then the folder's previous contents stay
     consistent with its previous textsift.json; a crash in between leaves files that `load` sees do not match.
+    `extra` writes more into the staging folder (LoRA: the adapter's subfolder); its files are listed too.
     """
     folder = Path(folder)
     files.writable_dir(folder)
@@ -37,13 +40,24 @@ def save_folder(model: PreTrainedModel, tokenizer: Any, settings: ModelSettings,
             _write_remote_code(stage, type(model.config).__name__)
         model.save_pretrained(stage, safe_serialization=True)
         tokenizer.save_pretrained(stage)
-        written = integrity.manifest(stage)
+        if extra is not None:
+            extra(stage)
+        written = _manifest(stage)
         for name in written:
+            (folder / name).parent.mkdir(exist_ok=True)
             files.publish(stage / name, folder / name)
     for stale in set(_listed_files(folder)) - set(written):  # e.g. the model code of an earlier mean-pooled run
         (folder / stale).unlink(missing_ok=True)
     write_settings(folder, dataclasses.replace(settings, files=written))
     return folder
+
+
+def _manifest(stage: Path) -> dict[str, str]:
+    # The files at the top and, by their relative path, those one subfolder down (a LoRA adapter's).
+    listed = integrity.manifest(stage)
+    for sub in sorted(p for p in stage.iterdir() if p.is_dir()):
+        listed |= {f"{sub.name}/{name}": digest for name, digest in integrity.manifest(sub).items()}
+    return listed
 
 
 def _listed_files(folder: Path) -> dict[str, str]:

@@ -23,7 +23,7 @@ SETTINGS_FILE = "textsift.json"
 REMOTE_CODE_FILE = "modeling_textsift.py"  # a mean-pooled folder's model class, for plain transformers
 FORMAT_VERSION = 2
 Backend = Literal["torch", "onnx"]
-TrainedBy = Literal["full", "head", "distill"]
+TrainedBy = Literal["full", "head", "lora", "fewshot", "distill"]
 T = TypeVar("T")
 
 
@@ -52,7 +52,10 @@ class ModelSettings:
         pooling: cls (the stock Hugging Face classifier) or mean (textsift's mean-pooling head).
         task: multi-class, multi-label, regression, pair or pair-regression (textsift.tasks).
         backbone: The encoder training started from.
-        strategy: How the weights were trained: full, head or distill.
+        strategy: How the weights were trained: full, head, lora, fewshot or distill.
+        parameters: The run's trainable and total parameter counts ({"trainable": n, "total": m}).
+        adapter: lora only: the subfolder holding the LoRA adapter (PEFT format); the folder's weights are the
+            adapter merged into the backbone, so loading them needs neither PEFT nor the adapter.
         textsift_version: The textsift that trained the weights.
         train_config: The resolved TrainConfig of the run that wrote the weights (train only).
         distill_config: The resolved DistillConfig (distill only).
@@ -80,6 +83,8 @@ class ModelSettings:
     task: str = "multi-class"
     backbone: str | None = None
     strategy: TrainedBy | None = None
+    parameters: dict[str, int] | None = None
+    adapter: str | None = None
     textsift_version: str | None = None
     train_config: dict[str, Any] | None = None
     distill_config: dict[str, Any] | None = None

@@ -67,6 +67,11 @@ class Task:
         """What a model folder's data fingerprint records about the labels."""
         return {}
 
+    def class_sets(self, table: Table) -> list[frozenset[str]] | None:
+        """Each row's classes (one for single-label, a set for multi-label), or None for a task without classes;
+        what `--shots` samples by and what fewshot pairs by."""
+        return None
+
     def targets(self, table: Table, settings: ModelSettings) -> np.ndarray:
         """The table's labels as the arrays metrics compare with: class ids, a 0/1 matrix, or values."""
         raise NotImplementedError

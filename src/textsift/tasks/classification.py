@@ -62,6 +62,9 @@ class SingleLabel(Task):
     def label_counts(self, table: Table) -> dict[str, int]:
         return dict(sorted(Counter(plain_labels(table, self.name)).items()))
 
+    def class_sets(self, table: Table) -> list[frozenset[str]] | None:
+        return [frozenset((label,)) for label in plain_labels(table, self.name)]
+
     def targets(self, table: Table, settings: ModelSettings) -> np.ndarray:
         plain_labels(table, self.name)
         return np.array(LabelMap(settings.labels).encode(table), dtype=np.int64)

@@ -63,6 +63,9 @@ class MultiLabel(Task):
         counts = Counter(label for labels in label_sets(table) for label in labels)
         return dict(sorted(counts.items()))
 
+    def class_sets(self, table: Table) -> list[frozenset[str]] | None:
+        return [frozenset(labels) for labels in label_sets(table)]
+
     def targets(self, table: Table, settings: ModelSettings) -> np.ndarray:
         index = {name: i for i, name in enumerate(settings.labels)}
         y = np.zeros((len(table), len(settings.labels)), dtype=np.float32)

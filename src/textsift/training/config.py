@@ -1,5 +1,6 @@
-"""Typed configs of the verbs that keep a model learning after its first training: `update` (new labelled data,
-forgetting measured and bounded) and `pretrain` (masked-LM pre-training of a backbone on unlabelled text).
+"""Typed configs of the verbs that build on training: `update` (new labelled data, forgetting measured and
+bounded), `pretrain` (masked-LM pre-training of a backbone on unlabelled text) and `tune` (a search over training
+settings, one `train` run per trial).
 
 They live beside the training code, as the monitor's live beside the monitor, so textsift/config.py stays the
 home of the core verbs; the CLI derives their flags the same way (textsift.cli._options).
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from textsift.config import DEFAULT_BACKBONE, LoopConfig, RehearsalConfig, check_finite
+from textsift.config import DEFAULT_BACKBONE, LoopConfig, RehearsalConfig, TrainConfig, check_finite
 from textsift.errors import TextsiftError
 
 Anchor = Literal["none", "l2", "ewc"]
@@ -137,3 +138,59 @@ class PretrainConfig(LoopConfig):
     @property
     def max_steps(self) -> int:
         return self.steps
+
+
+@dataclass(kw_only=True)
+class TuneConfig(TrainConfig):
+    """How `textsift tune` searches training settings with Optuna. Every train flag is taken too and stays fixed
+    across the trials, except the parameters of the search space.
+
+    Attributes:
+        out: Folder of the search: study.db (the default study), trials/ (one model folder per trial, while it
+            runs), best/ (the best trial's model folder, the stable place to point predict or serve at), tune.json
+            and importance.png.
+        trials: Finished (complete or pruned) trials the study should hold; running the same command again after
+            an interruption runs only the rest. One tune process per study: a trial left running is taken for
+            one whose process died, marked failed, and its parameters are tried again.
+        study: Where the study lives, as an SQLAlchemy URL (sqlite:///tune.db, postgresql://...); default
+            sqlite:///<out>/study.db.
+        study_name: Name of the study in that storage; another name starts another search.
+        space: JSON file overriding or adding to the strategy's search space, keyed by train flag names with
+            underscores: {"learning_rate": {"low": 1e-4, "high": 1e-2, "log": true}, "batch_size": {"choices":
+            [16, 32]}}; null drops a parameter (it keeps its flag's value).
+        keep_trials: Keep every complete trial's model folder under trials/, not only the best one (pruned and
+            failed trials' folders are always deleted).
+        prune_startup: Trials that run to the end before any is pruned (the median needs a few to compare with).
+        prune_warmup: Epochs every trial runs before it can be pruned.
+    """
+
+    out: Path = Path("models/tune")
+    trials: int = 20
+    study: str | None = None
+    study_name: str = "textsift"
+    space: Path | None = None
+    keep_trials: bool = False
+    prune_startup: int = 5
+    prune_warmup: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.space is not None:
+            self.space = Path(self.space)
+        if self.trials < 1:
+            raise TextsiftError(f"trials must be at least 1, not {self.trials}")
+        if self.prune_startup < 0 or self.prune_warmup < 0:
+            raise TextsiftError("prune_startup and prune_warmup must be >= 0")
+        if self.resume:
+            raise TextsiftError("tune resumes its study by itself (run the same command again); drop resume")
+        if not self.study_name.strip():
+            raise TextsiftError("study_name must not be empty")
+        training_rows = self.validation_file is None and self.strategy == "fewshot"
+        if training_rows or (self.validation_file is not None and self.validation_file == self.train_file):
+            raise TextsiftError("tune compares trials on held-out rows; pass a --validation file other than the "
+                                "training file")
+
+    @property
+    def storage(self) -> str:
+        """The SQLAlchemy URL of the study."""
+        return self.study or f"sqlite:///{self.out / 'study.db'}"

@@ -6,8 +6,10 @@ model's task, so they work alike for every task and distillation reuses `fine_tu
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,20 +71,45 @@ def fine_tune(classifier: Classifier, data: Encoded, device: torch.device, batch
     return Objective(model, data.lengths, loss, validate, save)
 
 
+# Pooled features of pristine backbones, while `remembered_features` is active: key -> features.
+_REMEMBERED: dict[str, torch.Tensor] | None = None
+
+
+@contextlib.contextmanager
+def remembered_features() -> Iterator[None]:
+    """Within this block, the features of a pretrained backbone are computed once per (backbone, pooled layers,
+    token ids) and reused: a search over head settings passes over its texts once, not once a trial."""
+    global _REMEMBERED
+    outer, _REMEMBERED = _REMEMBERED, {} if _REMEMBERED is None else _REMEMBERED
+    try:
+        yield
+    finally:
+        _REMEMBERED = outer
+
+
 def frozen_head(classifier: Classifier, data: Encoded, device: torch.device, batch_loss: BatchLoss,
-                save: Callable[[], object], kept_features: torch.Tensor | None = None) -> Objective:
+                save: Callable[[], object], kept_features: torch.Tensor | None = None,
+                backbone: str | None = None) -> Objective:
     """Only the head trains. The frozen encoder's pooled features never change, so they are computed once here
     (the one slow step: a pass over every text) and each batch is a lookup plus the head. `kept_features` are
     rows without texts (an update's rehearsal rows kept as features), after the texts' rows; `data.y_train` holds
-    the targets of both."""
+    the targets of both. `backbone` names an encoder still as pretrained, whose features may be remembered."""
     model = classifier.model
     if not isinstance(model, MeanPoolingForSequenceClassification):
         raise TextsiftError("the head strategy needs a mean-pooled model (pooling mean or auto)")
     for p in model.encoder.parameters():
         p.requires_grad_(False)
     pad_id, sep_id = classifier.tokenizer.pad_token_id, classifier.sep_id
-    feats_train = cache_features(model, data.ids_train, pad_id, device, "train features", sep_id)
-    feats_val = cache_features(model, data.ids_val, pad_id, device, "validation features", sep_id)
+
+    def features(ids: list[list[int]], desc: str) -> torch.Tensor:
+        if _REMEMBERED is None or backbone is None:
+            return cache_features(model, ids, pad_id, device, desc, sep_id)
+        key = hashlib.sha256(repr((backbone, model.pool_layers, sep_id, ids)).encode()).hexdigest()
+        if key not in _REMEMBERED:
+            _REMEMBERED[key] = cache_features(model, ids, pad_id, device, desc, sep_id)
+        return _REMEMBERED[key]
+
+    feats_train, feats_val = features(data.ids_train, "train features"), features(data.ids_val, "validation features")
     lengths = data.lengths
     if kept_features is not None:
         feats_train = torch.cat([feats_train, kept_features.to(device)])

@@ -1,12 +1,17 @@
-"""`train(cfg)` -> model folder: fine-tune a pretrained encoder (full) or train a head on a frozen one (head), for
-any task (multi-class, multi-label, regression, and pairs)."""
+"""`train(cfg)` -> model folder, for any task (multi-class, multi-label, regression, and pairs) and strategy: full
+fine-tuning, a head on a frozen encoder (head), LoRA adapters merged on save (lora), or a contrastive stage on
+pairs of examples before a head (fewshot). Every strategy is an `Objective` of the one loop."""
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from textsift import __version__
 from textsift.config import TrainConfig, to_jsonable
@@ -22,16 +27,21 @@ from textsift.modeling.settings import ModelSettings, update_settings
 from textsift.tasks.base import Task
 from textsift.tasks.registry import get_task
 from textsift.training import replay
-from textsift.training.loop import fit, prepare, write_metrics
-from textsift.training.strategies import encode, fine_tune, frozen_head, pooled_features
+from textsift.training.checkpoint import RunState
+from textsift.training.loop import Objective, Scores, fit, prepare, write_metrics
+from textsift.training.strategies import Encoded, encode, fine_tune, frozen_head, pooled_features
+
+log = logging.getLogger("textsift")
+AfterEpoch = Callable[[RunState], None]
 
 
-def train(cfg: TrainConfig) -> Path:
-    """Fine-tune a model on `cfg.train_file`; the best by the task's validation metric lands in `cfg.out`."""
+def train(cfg: TrainConfig, after_epoch: AfterEpoch | None = None) -> Path:
+    """Fine-tune a model on `cfg.train_file`; the best by the task's validation metric lands in `cfg.out`.
+    `after_epoch` sees the run's state after each validated epoch (`textsift tune` reports and prunes there)."""
     started = time.perf_counter()
     device = prepare(cfg)
     task = get_task(cfg.task)
-    train_table, val_table = read_training_data(cfg, task)
+    train_table, val_table = read_training_data(cfg, task, shots=cfg.shots, hold_out=cfg.strategy != "fewshot")
     # Labels unknown to the training data stop the run here, before the backbone is loaded.
     task.targets(val_table, ModelSettings(task.label_names(train_table), cfg.model.max_length, task=task.name))
     classifier = start_from(cfg, task, train_table)
@@ -42,13 +52,62 @@ def train(cfg: TrainConfig) -> Path:
     if cfg.init_from == "backbone":
         task.init_output(output_layer(classifier.model, len(classifier.labels)).bias, data.y_train)
     batch_loss = task.loss(data.y_train, classifier.settings, device, balanced=cfg.class_weight == "balanced")
-    strategy = frozen_head if cfg.strategy == "head" else fine_tune
-    objective = strategy(classifier, data, device, batch_loss, lambda: classifier.save(cfg.out))
-    state = fit(objective, cfg, device)
+    if cfg.strategy == "fewshot":
+        from textsift.training import fewshot
+
+        fewshot.contrast(cfg, classifier, data, task.class_sets(train_table), task.class_sets(val_table), device)
+    objective = objective_for(cfg, classifier, data, device, batch_loss)
+    if on_training_rows(cfg, train_table, val_table):  # nothing held out to select an epoch by: keep the last
+        state = fit(dataclasses.replace(objective, validate=latest_wins(objective.validate), save=lambda: None),
+                    cfg, device, after_epoch)
+        objective.save()
+    else:
+        state = fit(objective, cfg, device, after_epoch)
     keep_rows(cfg, classifier, train_table, val_table)
     record(cfg, classifier, state.best_metrics)
     write_metrics(cfg.out, state, time.perf_counter() - started)
     return cfg.out
+
+
+def objective_for(cfg: TrainConfig, classifier: Classifier, data: Encoded, device: torch.device,
+                  batch_loss: Any) -> Objective:
+    """The strategy's objective; the trainable and total parameter counts go into the folder's settings."""
+    save: Callable[[], object] = lambda: classifier.save(cfg.out)  # noqa: E731
+    if cfg.strategy in ("head", "fewshot"):
+        pristine = cfg.strategy == "head" and cfg.init_from == "backbone"  # fewshot's encoder has been trained
+        objective = frozen_head(classifier, data, device, batch_loss, save,
+                                backbone=cfg.model.backbone if pristine else None)
+    else:
+        if cfg.strategy == "lora":
+            from textsift.modeling import lora
+
+            lora.attach(classifier, cfg.lora)
+            save = lambda: lora.save(classifier, cfg.out)  # noqa: E731
+        objective = fine_tune(classifier, data, device, batch_loss, save)
+    counts = parameter_counts(objective.model)
+    log.info("training %s of %s parameters (%.2f%%)", f"{counts['trainable']:,}", f"{counts['total']:,}",
+             100 * counts["trainable"] / counts["total"])
+    classifier.settings = dataclasses.replace(classifier.settings, parameters=counts)
+    return objective
+
+
+def on_training_rows(cfg: TrainConfig, train_table: Table, val_table: Table) -> bool:
+    """Whether validation scores the training rows themselves (fewshot without a validation file, or a
+    validation file that is the training file)."""
+    same_file = cfg.validation_file is not None and cfg.validation_file.resolve() == cfg.train_file.resolve()
+    return val_table is train_table or (same_file and cfg.shots is None)
+
+
+def latest_wins(validate: Callable[[], Scores]) -> Callable[[], Scores]:
+    """Validation on the training rows scores but does not select: each epoch counts as the best, so the loop keeps
+    the final weights (an early epoch that already fits 16 examples has a head still close to its random start)."""
+    return lambda: dataclasses.replace(validate(), latest=True)
+
+
+def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
+    """Trainable (requires_grad) and total parameters; a LoRA model's total counts its adapters too."""
+    params = list(model.parameters())
+    return {"trainable": sum(p.numel() for p in params if p.requires_grad), "total": sum(p.numel() for p in params)}
 
 
 def keep_rows(cfg: TrainConfig, classifier: Classifier, train_table: Table, val_table: Table) -> None:
