@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import shutil
+import os
 import statistics
 import subprocess
 import sys
@@ -130,7 +130,7 @@ def one_run(system: str, shots: int, seed: int, out: Path) -> dict[str, Any]:
                 f"if {system!r} == 'setfit' else b.run_textsift({system!r}, Path({str(train_file)!r}), {seed}, w)); "
                 "print('RESULT', json.dumps([s, a, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))")
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              env={**__import__("os").environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+                              env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
         line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if done.returncode or line is None:
             raise SystemExit(f"{system} shots {shots} seed {seed} failed:\n{done.stderr[-3000:]}")
@@ -212,8 +212,10 @@ def main() -> None:
     unknown = set(args.systems) - set(VARIANTS) - {"setfit"}
     if unknown:
         raise SystemExit(f"unknown systems {sorted(unknown)}; known: {', '.join([*VARIANTS, 'setfit'])}")
-    curve(args) if args.command == "curve" else memory(args)
-    shutil.rmtree(args.out / "tmp", ignore_errors=True)
+    if args.command == "curve":
+        curve(args)
+    else:
+        memory(args)
 
 
 if __name__ == "__main__":
