@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-EXTRAS ?= dev,parquet,onnx,explain,serve,monitor,lora,tune
+EXTRAS ?= dev,parquet,onnx,explain,serve,monitor,lora,tune,clean
 DEMO_DATA := data/movie-snippets
 DEMO_MODEL := models/movie-snippets
 NEWS_DATA := data/news-snippets

@@ -76,9 +76,13 @@ def compare(strategy: str, rows: int | None, epochs: int | None, trials: int, ou
     defaults, search = out / f"{strategy}-defaults", out / f"{strategy}-tune"
     budget = [rows, epochs, trials]
     row: dict[str, Any] = dict(earlier) if earlier.get("budget") == budget else {}
-    if not row:  # another budget: the earlier runs (and the study) are of other data
+    # The budget the folders were made with is written before any run, so an interrupted run resumes them; only
+    # another budget (other data, other trials) starts them again.
+    marker = out / f"{strategy}-budget.json"
+    if marker.is_file() and json.loads(marker.read_text()) != budget:
         for folder in (defaults, search):
             shutil.rmtree(folder, ignore_errors=True)
+    marker.write_text(json.dumps(budget) + "\n")
     row.update(strategy=strategy, budget=budget, rows=sum(1 for _ in train.open()) - 1, epochs=epochs, trials=trials)
     if "defaults_seconds" not in row or not (defaults / "textsift.json").is_file():
         row["defaults_seconds"] = round(textsift("train", *common, "--out", str(defaults)), 1)

@@ -45,6 +45,13 @@ _EXPORTS = {
     "explain": "textsift.explanation.attribution",
     "serve": "textsift.serving.app",
     "lineage": "textsift.modeling.lineage",
+    "CleanConfig": "textsift.config",
+    "DataCleanConfig": "textsift.data.config",
+    "LeaksConfig": "textsift.data.config",
+    "AugmentConfig": "textsift.data.config",
+    "clean_file": "textsift.data.clean",
+    "file_leaks": "textsift.data.leaks",
+    "augment_file": "textsift.data.augment",
 }
 __all__ = [*_EXPORTS, "__version__"]
 
@@ -64,6 +71,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from textsift.config import (
+        CleanConfig,
         DataConfig,
         DistillConfig,
         FewshotConfig,
@@ -72,6 +80,10 @@ if TYPE_CHECKING:
         ServeConfig,
         TrainConfig,
     )
+    from textsift.data.augment import augment_file
+    from textsift.data.clean import clean_file
+    from textsift.data.config import AugmentConfig, DataCleanConfig, LeaksConfig
+    from textsift.data.leaks import file_leaks
     from textsift.errors import DataError, MissingExtraError, TextsiftError
     from textsift.evaluation.evaluate import evaluate, evaluate_files
     from textsift.evaluation.report import report

@@ -40,6 +40,45 @@ class DataConfig:
 
 
 @dataclass
+class CleanConfig:
+    """What is done to every text before a model reads it (textsift.data.cleaning). The model folder records it,
+    so predict, serve, monitor and update clean each text exactly as training did.
+
+    Attributes:
+        normalise: Unicode NFKC, control and zero-width characters removed, runs of whitespace made one space.
+        markup: Convert HTML to its visible text first (off by default: "if a<b and c>d" is not markup).
+        mask_pii: Replace personal data with typed placeholders (<EMAIL>, <PHONE>, <CARD>...), offline.
+        pii_types: all, or the comma-separated types to mask: email, url, ip, card, iban, ssn, phone.
+        pseudonymise: Number each distinct value's placeholder (<EMAIL_1>, <EMAIL_2>), so that two mentions of
+            one value stay visibly the same; numbered within each text for a model, within the file for
+            `data clean`.
+        phone_region: Where phone numbers written without a country code are from: an ISO 3166 code (US, GB,
+            DE), or several comma-separated (US,GB,DE), tried in order; +country numbers are found anyway.
+    """
+
+    normalise: bool = True
+    markup: bool = False
+    mask_pii: bool = False
+    pii_types: str = "all"
+    pseudonymise: bool = False
+    phone_region: str = "US"
+
+    def __post_init__(self) -> None:
+        if self.pseudonymise and not self.mask_pii:
+            raise TextsiftError("--pseudonymise numbers the placeholders of masked data; add --mask-pii")
+        codes = [code.strip().upper() for code in self.phone_region.split(",")]
+        if not all(code.isalpha() and len(code) == 2 for code in codes):
+            raise TextsiftError(f"phone_region must be two-letter region codes such as US or US,GB,DE, "
+                                f"not {self.phone_region!r}")
+        self.phone_region = ",".join(codes)
+
+    @property
+    def active(self) -> bool:
+        """Whether cleaning changes anything at all."""
+        return self.normalise or self.markup or self.mask_pii
+
+
+@dataclass
 class ModelConfig:
     """The network to fine-tune.
 
@@ -277,6 +316,7 @@ class TrainConfig(LoopConfig):
         rehearsal: What the folder keeps for later updates.
         lora: The adapters (lora only).
         fewshot: The contrastive stage (fewshot only).
+        clean: What is done to each text before the model reads it, here and wherever the folder is used.
     """
 
     out: Path = Path("models/textsift")
@@ -289,6 +329,7 @@ class TrainConfig(LoopConfig):
     rehearsal: RehearsalConfig = field(default_factory=RehearsalConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     fewshot: FewshotConfig = field(default_factory=FewshotConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()

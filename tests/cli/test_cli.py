@@ -18,7 +18,9 @@ def test_every_verb_has_a_command_and_a_function() -> None:
     assert {"train", "evaluate", "predict"} <= commands
     for verb in commands:
         assert callable(getattr(textsift, verb)), f"textsift.{verb} should be the function behind `textsift {verb}`"
-    assert {c.name for c in data.app.registered_commands} == {"list", "fetch"}
+    assert {c.name for c in data.app.registered_commands} == {"list", "fetch", "clean", "leaks", "augment"}
+    for function in ("clean_file", "file_leaks", "augment_file"):  # the data verbs' functions, behind the commands
+        assert callable(getattr(textsift, function))
 
 
 def test_data_list_shows_the_catalogue(monkeypatch, capsys) -> None:

@@ -47,11 +47,20 @@ def test_word_pieces_are_summed_into_words(clf: Classifier) -> None:
     assert len(scores) == n_words and sum(scores) == sum(range(1, len(pieces) - 1))
 
 
-def test_words_are_the_original_substrings_of_the_text(clf: Classifier) -> None:
+def test_words_are_substrings_of_the_text_the_model_read(clf: Classifier) -> None:
+    e = explain(clf, "  A DAZZLING,  heart-felt   film!", steps=2)
+    assert e.text == "A DAZZLING, heart-felt film!"  # as the folder's cleaning left it: spaces normalised
+    assert e.words == ["A", "DAZZLING", ",", "heart", "-", "felt", "film", "!"]
+    assert all(e.text[a:b] == w for (a, b), w in zip(e.spans, e.words, strict=True)) and len(e.scores) == len(e.words)
+
+
+def test_an_unnormalised_folder_explains_the_text_as_given(clf: Classifier) -> None:
+    import dataclasses
+
+    clf = dataclasses.replace(clf, settings=dataclasses.replace(clf.settings, cleaning=None))
     text = "  A DAZZLING,  heart-felt   film!"
     e = explain(clf, text, steps=2)
-    assert e.words == ["A", "DAZZLING", ",", "heart", "-", "felt", "film", "!"]
-    assert all(text[a:b] == w for (a, b), w in zip(e.spans, e.words, strict=True)) and len(e.scores) == len(e.words)
+    assert e.text == text and all(text[a:b] == w for (a, b), w in zip(e.spans, e.words, strict=True))
 
 
 def test_target_class_can_be_chosen_and_its_probability_uses_the_temperature(full_model: Path) -> None:

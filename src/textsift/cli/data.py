@@ -1,4 +1,5 @@
-"""`textsift data list | fetch`: the built-in datasets (flags of fetch: FetchConfig)."""
+"""`textsift data list | fetch | clean | leaks | augment`: the built-in datasets, and preparing a file before
+training (flags: FetchConfig, DataCleanConfig, LeaksConfig, AugmentConfig)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import typer
 
 from textsift.cli._options import configured
 from textsift.config import FetchConfig
+from textsift.data.config import AugmentConfig, DataCleanConfig, LeaksConfig
 
-app = typer.Typer(no_args_is_help=True, help="Built-in datasets.")
+app = typer.Typer(no_args_is_help=True, help="Built-in datasets; clean, check and augment a data file.")
 
 
 @app.command("list")
@@ -39,3 +41,34 @@ def fetch(
 
     for split, path in run(name, cfg.out, seed=cfg.seed, limit=cfg.limit).items():
         typer.echo(f"{split}\t{path}")
+
+
+@app.command("clean")
+@configured(positional=("input",))
+def clean(cfg: DataCleanConfig) -> None:
+    """Normalise a file's texts, mask personal data, drop duplicates; every change is counted in the report."""
+    from textsift.data.clean import clean_file
+
+    typer.echo(clean_file(cfg).summary())
+
+
+@app.command("leaks")
+@configured(positional=("first", "second"))
+def leaks(cfg: LeaksConfig) -> None:
+    """List rows of the second file that repeat rows of the first, exactly or nearly, with their lines."""
+    from textsift.data.leaks import file_leaks
+
+    report = file_leaks(cfg)
+    for line in report.lines():
+        typer.echo(line)
+    if cfg.fail and report.pairs:
+        raise typer.Exit(1)
+
+
+@app.command("augment")
+@configured(positional=("input",))
+def augment(cfg: AugmentConfig) -> None:
+    """Write each row and EDA-style copies of it (synonyms, swaps, deletions, insertions), seeded."""
+    from textsift.data.augment import augment_file
+
+    typer.echo(augment_file(cfg).summary())

@@ -61,11 +61,22 @@ def _key(item: Item) -> str:
 
 
 def warn_duplicates(first: Table, second: Table) -> int:
-    """Warn (with lines) about texts of `second` that also appear in `first`; leakage inflates test scores."""
+    """Warn (with lines) about texts of `second` that also appear in `first`; leakage inflates test scores.
+
+    Across two tables near-duplicates count too (textsift.data.leaks), when the clean extra is installed.
+    """
+    same_file = first is second
+    if not same_file:
+        from textsift.data.leaks import warn_leaks
+        from textsift.errors import MissingExtraError
+
+        try:
+            return warn_leaks(first, second)
+        except MissingExtraError as e:
+            log.info("looking for exact repeats only, not near-duplicates (%s)", e)
     seen: dict[str, int] = {}
     for item, line in zip(first.inputs, first.lines, strict=True):
         seen.setdefault(_key(item), line)
-    same_file = first is second
     hits = []
     for item, line in zip(second.inputs, second.lines, strict=True):
         earlier = seen.get(_key(item))

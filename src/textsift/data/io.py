@@ -5,9 +5,7 @@ Every problem is reported with the file and line it comes from; nothing is dropp
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import json
 import math
 from collections import Counter
 from collections.abc import Iterator
@@ -16,13 +14,11 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from textsift.config import DataConfig
+from textsift.data.rows import read_rows
 from textsift.errors import DataError
 
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 # How spreadsheets, pandas and JSON exports spell a missing cell; a label spelled so is missing, never a class.
 MISSING_LABELS = {"", "nan", "none", "null", "na", "n/a", "<na>", "#n/a"}
-# csv's default 128 KiB field limit would reject long documents as "malformed"; this bounds one field instead.
-FIELD_LIMIT = 64 * 1024 * 1024
 
 
 # A label cell: one string, or the labels of a multi-label row (split at --label-sep, or a JSON/Parquet list).
@@ -86,17 +82,12 @@ def read_table(path: Path | str, cfg: DataConfig | None = None, *, require_label
     """Read a labelled (or, with `require_labels=False`, unlabelled) table and check every row."""
     cfg = cfg or DataConfig()
     path = Path(path)
-    if not path.is_file():
-        raise DataError(path, None, "file not found", "check the path")
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise DataError(path, None, f"unknown file type {path.suffix!r}", f"use one of {', '.join(sorted(FORMATS))}")
     text_columns = [cfg.text_column] + ([cfg.text_pair_column] if cfg.text_pair_column else [])
     wanted = text_columns + ([cfg.label_column] if require_labels else [])
     columns: list[list[str]] = [[] for _ in text_columns]
     labels: list[Label] = []
     lines = []
-    for line, row in _rows(path, fmt, wanted):
+    for line, row in read_rows(path, wanted):
         for column, values in zip(text_columns, columns, strict=True):
             text = _cell(row.get(column))
             if text is None:
@@ -151,90 +142,3 @@ def read_lines(stream: Iterator[str]) -> list[str]:
             raise DataError("<stdin>", n, "empty line", "give one text per line")
         texts.append(text)
     return texts
-
-
-def _rows(path: Path, fmt: str, wanted: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    if fmt == "jsonl":
-        yield from _jsonl_rows(path, wanted)
-    elif fmt == "parquet":
-        yield from _parquet_rows(path, wanted)
-    else:
-        yield from _delimited_rows(path, "\t" if fmt == "tsv" else ",", wanted)
-
-
-def _text_lines(path: Path) -> Iterator[str]:
-    """The file's lines decoded one by one, so a byte that is not UTF-8 is reported on its own line."""
-    with path.open("rb") as f:
-        for n, raw in enumerate(f, start=1):
-            try:
-                yield raw.decode("utf-8-sig" if n == 1 else "utf-8")
-            except UnicodeDecodeError:
-                raise DataError(path, n, "not UTF-8 text", "re-save the file as UTF-8") from None
-
-
-def _delimited_rows(path: Path, delimiter: str, wanted: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
-    reader = csv.reader(_text_lines(path), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise DataError(path, None, "empty file", "write a header line and one row per example") from None
-    _check_columns(path, header, wanted)
-    try:
-        for record in reader:
-            if not record or record == [""]:
-                continue
-            if len(record) != len(header):
-                raise DataError(
-                    path, reader.line_num, f"{len(record)} fields but the header has {len(header)}",
-                    "quote texts that contain the delimiter",
-                )
-            yield reader.line_num, dict(zip(header, record, strict=True))
-    except csv.Error as e:
-        if "field larger than field limit" in str(e):
-            raise DataError(path, reader.line_num, f"a field over {FIELD_LIMIT // 2**20} MiB",
-                            "split the text or check for an unclosed quote") from None
-        raise DataError(path, reader.line_num, f"malformed row ({e})", "fix the quoting") from None
-
-
-def _jsonl_rows(path: Path, wanted: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    for n, line in enumerate(_text_lines(path), start=1):
-        if line.strip():
-            yield n, _json_row(path, n, line, wanted)
-
-
-def _json_row(path: Path, n: int, line: str, wanted: list[str]) -> dict[str, Any]:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise DataError(path, n, f"invalid JSON ({e.msg})", "write one JSON object per line") from None
-    if not isinstance(row, dict):
-        raise DataError(path, n, "not a JSON object", "write one JSON object per line")
-    missing = [c for c in wanted if c not in row]
-    if missing:
-        raise DataError(path, n, f"no key {missing[0]!r} (keys: {', '.join(row)})", _column_hint(missing[0]))
-    return row
-
-
-def _parquet_rows(path: Path, wanted: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    from textsift._optional import require
-
-    pq = require("pyarrow.parquet", extra="parquet")
-    try:
-        table = pq.read_table(path)
-    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a damaged file; one line says it
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise DataError(path, None, f"not a readable Parquet file ({first[:160]})", "write it again") from None
-    _check_columns(path, table.column_names, wanted)
-    yield from enumerate(table.to_pylist(), start=1)
-
-
-def _check_columns(path: Path, header: list[str], wanted: list[str]) -> None:
-    for column in wanted:
-        if column not in header:
-            raise DataError(path, 1, f"no column {column!r} (columns: {', '.join(header)})", _column_hint(column))
-
-
-def _column_hint(column: str) -> str:
-    flag = "--label-column" if column == "label" else "--text-column"
-    return f"rename the column or pass {flag} (or the other column flag) with the right name"

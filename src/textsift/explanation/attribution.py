@@ -85,6 +85,9 @@ def explain(
                             else "this model reads one text; drop the second text")
     require("captum", extra="explain")
     started = time.perf_counter()
+    # The text as the model reads it (cleaned, personal data masked): the attributions are of those tokens.
+    item = classifier.prepare([text if text_pair is None else (text, text_pair)])[0]
+    text, text_pair = (item, None) if isinstance(item, str) else item
     enc = classifier.tokenizer(text, text_pair, truncation=True, max_length=classifier.max_length)
     ids = list(enc["input_ids"])
     words = word_keys(enc.sequence_ids(), enc.word_ids())

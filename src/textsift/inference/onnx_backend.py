@@ -42,7 +42,7 @@ class OnnxClassifier(Predictor):
             raise TextsiftError("an ONNX classifier needs the onnx facts of its textsift.json")
         return self.settings.onnx
 
-    def encode(self, items: Sequence[Item]) -> list[list[int]]:
+    def tokenize(self, items: Sequence[Item]) -> list[list[int]]:
         """Token ids without padding (one batched call of the Rust tokenizer; pairs with its pair template)."""
         texts, pairs = split_items(items, self.task.pairs)
         batch = texts if pairs is None else list(zip(texts, pairs, strict=True))

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from textsift.config import InferenceConfig
+from textsift.data.cleaning import text_cleaner
 from textsift.data.io import Item
 from textsift.errors import TextsiftError
 from textsift.modeling.settings import ModelSettings
@@ -23,10 +24,11 @@ BATCH_SIZE = InferenceConfig.batch_size
 
 
 class Predictor:
-    """A loaded model folder. Backends implement `encode` and `logits_from_ids`; the rest is shared.
+    """A loaded model folder. Backends implement `tokenize` and `logits_from_ids`; the rest is shared.
 
-    Inputs are texts, or (text, text_pair) tuples for a pair task. `explainable` says whether the model has
-    gradients to attribute with (only the torch backend does).
+    Inputs are texts, or (text, text_pair) tuples for a pair task; every input is cleaned as the folder's settings
+    say (`prepare`) before it is tokenized, in every backend. `explainable` says whether the model has gradients
+    to attribute with (only the torch backend does).
     """
 
     settings: ModelSettings
@@ -44,8 +46,21 @@ class Predictor:
     def task(self) -> Task:
         return _task(self.settings.task)
 
+    def prepare(self, items: Sequence[Item]) -> list[Item]:
+        """The inputs as the model reads them: cleaned (normalised, personal data masked) as in training."""
+        cleaner = text_cleaner(self.settings.cleaning)
+        if cleaner is None:
+            return list(items)
+        # Anything but a text or a pair of texts goes through unchanged, for the backend to refuse in one line.
+        return [cleaner(item) if isinstance(item, str) else
+                (cleaner(item[0]), cleaner(item[1])) if _is_pair(item) else item for item in items]
+
     def encode(self, items: Sequence[Item]) -> list[list[int]]:
-        """Token ids without padding, truncated to `max_length` (pairs: both texts together)."""
+        """Token ids of the prepared inputs without padding, truncated to `max_length` (pairs: both together)."""
+        return self.tokenize(self.prepare(items))
+
+    def tokenize(self, items: Sequence[Item]) -> list[list[int]]:
+        """Token ids of inputs as they are (already prepared)."""
         raise NotImplementedError
 
     def logits_from_ids(self, ids: list[list[int]], batch_size: int = BATCH_SIZE) -> np.ndarray:
@@ -79,6 +94,10 @@ class Predictor:
 @functools.cache
 def _task(name: str) -> Task:
     return get_task(name)
+
+
+def _is_pair(item: object) -> bool:
+    return isinstance(item, tuple) and len(item) == 2 and all(isinstance(t, str) for t in item)
 
 
 def split_items(items: Sequence[Item], pairs: bool) -> tuple[list[str], list[str] | None]:

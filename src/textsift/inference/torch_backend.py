@@ -49,7 +49,7 @@ class Classifier(Predictor):
             return None
         return int(self.tokenizer.sep_token_id)
 
-    def encode(self, items: Sequence[Item]) -> list[list[int]]:
+    def tokenize(self, items: Sequence[Item]) -> list[list[int]]:
         """Token ids without padding (fast tokenizer, one batched call; pairs as the tokenizer pairs them)."""
         texts, pairs = split_items(items, self.task.pairs)
         return self.tokenizer(texts, pairs, truncation=True, max_length=self.max_length)["input_ids"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
 from textsift import files
-from textsift.config import DataConfig, TaskName
+from textsift.config import CleanConfig, DataConfig, TaskName
 from textsift.data.io import Fingerprint
 from textsift.errors import TextsiftError
 
@@ -56,6 +56,9 @@ class ModelSettings:
         parameters: The run's trainable and total parameter counts ({"trainable": n, "total": m}).
         adapter: lora only: the subfolder holding the LoRA adapter (PEFT format); the folder's weights are the
             adapter merged into the backbone, so loading them needs neither PEFT nor the adapter.
+        cleaning: What is done to every text before the model reads it (normalisation, masking of personal data);
+            every backend applies it to its inputs, so predict, serve and monitor clean as training did. None in
+            folders written before cleaning existed: their texts go in as they are.
         textsift_version: The textsift that trained the weights.
         train_config: The resolved TrainConfig of the run that wrote the weights (train only).
         distill_config: The resolved DistillConfig (distill only).
@@ -85,6 +88,7 @@ class ModelSettings:
     strategy: TrainedBy | None = None
     parameters: dict[str, int] | None = None
     adapter: str | None = None
+    cleaning: CleanConfig | None = None
     textsift_version: str | None = None
     train_config: dict[str, Any] | None = None
     distill_config: dict[str, Any] | None = None
@@ -119,6 +123,7 @@ class ModelSettings:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
         values["data"] = {split: dataclasses.asdict(fp) for split, fp in self.data.items()}
         values["onnx"] = dataclasses.asdict(self.onnx) if self.onnx is not None else None
+        values["cleaning"] = dataclasses.asdict(self.cleaning) if self.cleaning is not None else None
         return {"format": FORMAT_VERSION, **values, **self.extra}
 
     @classmethod
@@ -135,6 +140,8 @@ class ModelSettings:
                           for split, fp in (raw.get("data") or {}).items()}
         if raw.get("onnx") is not None:
             values["onnx"] = _typed(OnnxFacts, raw["onnx"], path, "onnx")
+        if raw.get("cleaning") is not None:
+            values["cleaning"] = _typed(CleanConfig, raw["cleaning"], path, "cleaning")
         settings = cls(**values, extra={k: v for k, v in raw.items() if k not in known and k != "format"})
         settings.check(path)
         return settings

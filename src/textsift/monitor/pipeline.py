@@ -64,14 +64,16 @@ class Pipeline:
         if not batch:
             return []
         labels, settings = self.predictor.labels, self.predictor.settings
-        scores = self.predictor.scores([e.text for e in batch])  # forward passes of InferenceConfig.batch_size
+        # What the model reads (its folder's cleaning: personal data masked) is also what is stored, never more.
+        texts = self.predictor.prepare([e.text for e in batch])
+        scores = self.predictor.scores(texts)  # forward passes of InferenceConfig.batch_size; cleaning is idempotent
         regression = self.predictor.task.problem_type == "regression"
         out = []
-        for event, row in zip(batch, scores, strict=True):
+        for event, text, row in zip(batch, texts, scores, strict=True):
             answer = [] if regression else self.predictor.task.answer(row, settings)
             answer = answer if isinstance(answer, list) else [answer]
             value = float(row[0]) if regression else max((float(row[labels.index(a)]) for a in answer), default=0.0)
-            out.append(Scored(event.source, event.id, event.ts, event.text if self.cfg.store_text else None,
+            out.append(Scored(event.source, event.id, event.ts, str(text) if self.cfg.store_text else None,
                               text_hash(event.text), answer, value,
                               {label: round(float(s), 6) for label, s in zip(labels, row, strict=True)}))
         return out

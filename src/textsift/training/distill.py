@@ -104,6 +104,7 @@ def _settings(teacher: Classifier, cfg: DistillConfig, train_table: Table, val_t
         pooling=teacher.settings.pooling, task=teacher.settings.task, backbone=teacher.settings.backbone,
         strategy="distill", textsift_version=__version__, teacher=str(cfg.teacher), distill_config=to_jsonable(cfg),
         thresholds=teacher.settings.thresholds, target_scaling=teacher.settings.target_scaling,
+        cleaning=teacher.settings.cleaning,
         data={split: table.fingerprint(task.label_counts(table))
               for split, table in (("train", train_table), ("validation", val_table))},
     )

@@ -138,7 +138,8 @@ def start_from(cfg: TrainConfig, task: Task, train_table: Table) -> Classifier:
         layers, hidden = cfg.model.resolved_head(cfg.strategy)
         model, tokenizer = build(cfg.model.backbone, names, cfg.pooling, problem_type=task.problem_type,
                                  pool_layers=layers, head_hidden_size=hidden)
-        return Classifier(model, tokenizer, ModelSettings(names, cfg.model.max_length, cfg.pooling, task=task.name))
+        return Classifier(model, tokenizer, ModelSettings(names, cfg.model.max_length, cfg.pooling, task=task.name,
+                                                          cleaning=cfg.clean))
     classifier = load(cfg.init_from)
     if not isinstance(classifier, Classifier):
         raise TextsiftError(f"{cfg.init_from}: an ONNX folder cannot be trained further; pass the torch model folder")
@@ -147,6 +148,8 @@ def start_from(cfg: TrainConfig, task: Task, train_table: Table) -> Classifier:
                             f"{classifier.settings.task}")
     if cfg.strategy == "head" and classifier.pooling != "mean":
         raise TextsiftError(f"{cfg.init_from} uses cls pooling; the head strategy needs a mean-pooled model folder")
+    # This run's cleaning, like the rest of its config: the texts it trains on are cleaned by it.
+    classifier.settings = dataclasses.replace(classifier.settings, cleaning=cfg.clean)
     return classifier
 
 
