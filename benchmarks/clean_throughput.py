@@ -7,7 +7,9 @@ near-duplicates planted in the file; Presidio's analyzer on a sample in the same
 The file: each text joins the first half of one built-in movie snippet (data/movie-snippets, all three splits) to
 the second half of another, drawn with a fixed seed, so a million texts are distinct sentences of real review
 language (10.6k snippets give 112 M such pairs). Planted, by row, with seeded draws:
-  - PII: 20% of rows get one e-mail, US phone, Visa card (valid Luhn) or German IBAN (valid checksum) appended;
+  - PII: 20% of the other rows get one e-mail, US phone (an area code in service), Visa card (valid Luhn) or
+    German IBAN (valid checksum) appended; PII recall is the share of those rows (found in the output by their
+    id) whose text holds the placeholder of the type planted;
   - near-duplicates: 5% of rows copy an earlier row with one edit (a word replaced, a word added, a word dropped,
     or case and punctuation changed); 2% copy an earlier row exactly.
 The command runs as its own process (`python -m textsift data clean ... --report`), timed from start to exit; peak
@@ -35,6 +37,9 @@ from typing import Any
 MOVIE = Path("data/movie-snippets")
 EDITS = ("replace", "add", "drop", "case")
 IBAN_BODY = "370400440532013"  # bank code + account digits; the two check digits are computed per row
+# Area codes in service (phonenumbers marks a number of an unassigned area code invalid: nobody's number).
+AREA_CODES = (212, 415, 617, 312, 206, 303, 512, 646, 702, 305, 404, 713, 214, 602, 503)
+KINDS = ("email", "phone", "card", "iban")
 
 
 def snippets() -> list[str]:
@@ -63,15 +68,16 @@ def german_iban(rng: random.Random) -> str:
     return f"DE{check:02d}{body}"
 
 
-def pii(rng: random.Random, i: int) -> str:
-    kind = rng.randrange(4)
-    if kind == 0:
-        return f"Mail me at reader{i}@example.com."
-    if kind == 1:
-        return f"Call ({rng.randrange(201, 990)}) 555-{rng.randrange(100, 199):03d}{rng.randrange(10)}."
-    if kind == 2:
-        return f"Card {luhn_card(rng)}."
-    return f"IBAN {german_iban(rng)}."
+def pii(rng: random.Random, i: int) -> tuple[str, str]:
+    """One planted value in a short sentence, and its type."""
+    kind = KINDS[rng.randrange(len(KINDS))]
+    if kind == "email":
+        return kind, f"Mail me at reader{i}@example.com."
+    if kind == "phone":
+        return kind, f"Call ({rng.choice(AREA_CODES)}) {rng.randrange(201, 1000)}-{rng.randrange(10000):04d}."
+    if kind == "card":
+        return kind, f"Card {luhn_card(rng)}."
+    return kind, f"IBAN {german_iban(rng)}."
 
 
 def edited(text: str, rng: random.Random) -> str:
@@ -94,7 +100,7 @@ def build(path: Path, rows: int, seed: int) -> dict[str, Any]:
     rng, pool = random.Random(seed), snippets()
     halves = [(t.split()[: len(t.split()) // 2], t.split()[len(t.split()) // 2:]) for t in pool if len(t.split()) > 5]
     written: list[str] = []
-    planted: dict[str, list[int]] = {"near": [], "exact": []}
+    planted: dict[str, Any] = {"near": [], "exact": [], "pii": {}}  # pii: row id -> the type planted in it
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["text", "id"])
@@ -110,7 +116,9 @@ def build(path: Path, rows: int, seed: int) -> dict[str, Any]:
                 a, b = rng.choice(halves), rng.choice(halves)
                 text = " ".join(a[0] + b[1])
                 if rng.random() < 0.2:
-                    text = f"{text} {pii(rng, i)}"
+                    kind, sentence = pii(rng, i)
+                    text = f"{text} {sentence}"
+                    planted["pii"][str(i)] = kind
             written.append(text)
             writer.writerow([text, i])
     return planted
@@ -126,13 +134,27 @@ def run_clean(path: Path, out: Path, report: Path, threads: str) -> dict[str, fl
     return {"seconds": round(seconds, 1), "peak_rss_mb": round(peak_mb, 1)}
 
 
-def recall(report: dict[str, Any], planted: dict[str, list[int]]) -> dict[str, Any]:
+def recall(report: dict[str, Any], planted: dict[str, Any]) -> dict[str, Any]:
     dropped = {line for line, _ in report["dropped"]["near"]} | {line for line, _ in report["dropped"]["exact"]}
     copies = set(planted["near"]) | set(planted["exact"])
     return {"planted_near": len(planted["near"]), "planted_exact": len(planted["exact"]),
             "near_recall": round(len(dropped & set(planted["near"])) / max(len(planted["near"]), 1), 4),
             "exact_recall": round(len(dropped & set(planted["exact"])) / max(len(planted["exact"]), 1), 4),
             "extra_drops": len(dropped - copies)}
+
+
+def pii_recall(output: Path, planted: dict[str, str]) -> dict[str, Any]:
+    """Per type: the share of rows planted with a value whose cleaned text (found by id) holds its placeholder."""
+    found = dict.fromkeys(KINDS, 0)
+    kept = dict.fromkeys(KINDS, 0)
+    with output.open(newline="") as f:
+        for row in csv.DictReader(f):
+            kind = planted.get(row["id"])
+            if kind is not None:
+                kept[kind] += 1
+                found[kind] += f"<{kind.upper()}>" in row["text"]
+    return {kind: {"rows": kept[kind], "masked": found[kind], "recall": round(found[kind] / max(kept[kind], 1), 4)}
+            for kind in KINDS}
 
 
 def presidio_ratio(path: Path, sample: int) -> dict[str, Any]:
@@ -169,12 +191,15 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     raw = args.out / f"raw-{args.rows}.csv"
     planted = build(raw, args.rows, args.seed)
+    print(f"planted: {len(planted['near'])} near and {len(planted['exact'])} exact copies, PII in "
+          f"{len(planted['pii'])} rows", flush=True)
     timing = run_clean(raw, args.out / f"clean-{args.rows}.csv", args.out / f"report-{args.rows}.json", args.threads)
     report = json.loads((args.out / f"report-{args.rows}.json").read_text())
     result = {"rows": args.rows, **timing, "texts_per_s": round(args.rows / timing["seconds"], 1),
               "rows_written": report["rows_written"], "masked": {k: v for k, v in report["changes"].items()
                                                                   if k.startswith("pii:")},
-              **recall(report, planted), "presidio": presidio_ratio(raw, args.presidio_sample)}
+              **recall(report, planted), "pii_recall": pii_recall(args.out / f"clean-{args.rows}.csv", planted["pii"]),
+              "presidio": presidio_ratio(raw, args.presidio_sample)}
     (args.out.parent / "clean_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
     p = result["presidio"]
     print("| rows | wall s | texts/s | peak RSS MB | near recall | exact recall | extra drops | masked |")
@@ -182,6 +207,8 @@ def main() -> None:
     print(f"| {args.rows:,} | {result['seconds']} | {result['texts_per_s']:,.0f} | {result['peak_rss_mb']:,.0f} | "
           f"{result['near_recall']:.4f} | {result['exact_recall']:.4f} | {result['extra_drops']} | "
           f"{sum(result['masked'].values()):,} |")
+    print("\nplanted values masked (rows kept of those planted with one): " + ", ".join(
+        f"{kind} {r['masked']}/{r['rows']} ({r['recall']:.4f})" for kind, r in result["pii_recall"].items()))
     print(f"\nmasking alone on {p['sample']} texts: textsift {p['textsift_mask_texts_per_s']:,.0f} texts/s, "
           f"Presidio (pattern recognizers) {p['presidio_texts_per_s']:,.0f} texts/s: "
           f"{p['textsift_over_presidio']}x")

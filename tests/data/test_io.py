@@ -60,7 +60,7 @@ def test_bad_csv_names_file_line_and_fix(tmp_path: Path, content: str, message: 
 
 
 def test_invalid_jsonl_line_is_reported(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"a.jsonl:2: invalid JSON"):
+    with pytest.raises(DataError, match=r"a.jsonl:2: not valid JSON"):
         read_table(write(tmp_path / "a.jsonl", '{"text": "a", "label": "x"}\n{"text": \n'))
 
 

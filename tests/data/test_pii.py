@@ -169,3 +169,7 @@ def test_an_invalid_region_is_an_error() -> None:
         Masker(region="XX")
     with pytest.raises(TextsiftError, match="unknown phone region"):
         find_pii("call 415 555 0100", region="USA")
+
+
+def test_the_ipv6_loopback_is_masked_like_the_ipv4_one() -> None:
+    assert [(s.kind, s.value) for s in find_pii("on ::1 and 127.0.0.1")] == [("ip", "::1"), ("ip", "127.0.0.1")]

@@ -261,8 +261,9 @@ def _find_ips(text: str) -> Iterator[tuple[int, int]]:
         for match in _IPV6.finditer(text):
             hex_digits = re.sub(r"[^0-9A-Fa-f]", "", match.group())
             groups = [group for group in match.group().split(":") if group]
-            # `a::b` in code and `::1` are valid addresses but no one's; ask for two groups and four hex digits.
-            if len(groups) >= 2 and len(hex_digits) >= 4 and _is_ip(match.group()):
+            # `a::b` in code is a valid address but no one's: ask for two groups and four hex digits, or the
+            # loopback `::1`, which is masked like 127.0.0.1.
+            if ((len(groups) >= 2 and len(hex_digits) >= 4) or match.group() == "::1") and _is_ip(match.group()):
                 yield match.span()
     if "." in text:
         for match in _IPV4.finditer(text):

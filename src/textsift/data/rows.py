@@ -108,13 +108,19 @@ def _jsonl_rows(path: Path, wanted: list[str], skipped: list[DataError] | None
                 _problem(e, skipped)
 
 
-def _json_row(path: Path, n: int, line: str, wanted: list[str]) -> dict[str, Any]:
+def json_object(line: str, where: Path | str, n: int, shape: str = "one JSON object per line") -> dict[str, Any]:
+    """One JSONL line as an object, or a DataError naming `where`:`n` and the `shape` to write instead."""
     try:
         row = json.loads(line)
     except json.JSONDecodeError as e:
-        raise DataError(path, n, f"invalid JSON ({e.msg})", "write one JSON object per line") from None
+        raise DataError(where, n, f"not valid JSON ({e.msg})", f"write {shape}") from None
     if not isinstance(row, dict):
-        raise DataError(path, n, "not a JSON object", "write one JSON object per line")
+        raise DataError(where, n, "not a JSON object", f"write {shape}")
+    return row
+
+
+def _json_row(path: Path, n: int, line: str, wanted: list[str]) -> dict[str, Any]:
+    row = json_object(line, path, n)
     missing = [c for c in wanted if c not in row]
     if missing:
         raise DataError(path, n, f"no key {missing[0]!r} (keys: {', '.join(row)})", column_hint(missing[0]))

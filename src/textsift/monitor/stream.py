@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import sys
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from textsift.data import rows
 from textsift.errors import DataError
 
 
@@ -93,13 +93,7 @@ def _table(file: Path, source: str, delimiter: str) -> Iterator[Event]:
 
 
 def json_object(line: str, name: str, number: int) -> dict[str, Any]:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise DataError(name, number, f"not valid JSON ({e.msg})", "write one JSON object per line") from None
-    if not isinstance(row, dict):
-        raise DataError(name, number, "not a JSON object", 'write {"id": …, "ts": …, "source": …, "text": …}')
-    return row
+    return rows.json_object(line, name, number, '{"id": …, "ts": …, "source": …, "text": …}')
 
 
 def parse(row: dict[str, Any], name: str, number: int, source: str) -> Event:
