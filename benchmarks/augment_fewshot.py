@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from fewshot import in_child  # the learning-curve benchmark beside this one (benchmarks/ is on sys.path)
 
 MOVIE = Path("data/movie-snippets")
 ARMS = ("plain", "augmented", "repeat")
@@ -88,15 +89,8 @@ def one_run(arm: str, shots: int, seed: int, args: argparse.Namespace) -> dict[s
     """One arm on one sample, trained in a child process."""
     train_file = arm_file(arm, shots_file(args.work, shots, seed), seed, args.factor, args.wordnet)
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
-        code = ("import json, sys, resource; sys.path.insert(0, 'benchmarks'); import augment_fewshot as b; "
-                f"from pathlib import Path; s, a = b.run_textsift(Path({str(train_file)!r}), {seed}, Path({tmp!r})); "
-                "print('RESULT', json.dumps([s, a, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))")
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
-        line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
-        if done.returncode or line is None:
-            raise SystemExit(f"{arm} shots {shots} seed {seed} failed:\n{done.stderr[-3000:]}")
-        seconds, accuracy, rss_kb = json.loads(line[len("RESULT "):])
+        call = f"s, a = b.run_textsift(Path({str(train_file)!r}), {seed}, Path({tmp!r}))"
+        seconds, accuracy, rss_kb = in_child("augment_fewshot", call, f"{arm} shots {shots} seed {seed}")
     return {"arm": arm, "shots": shots, "seed": seed, "factor": 0 if arm == "plain" else args.factor,
             "train_rows": len(read_rows(train_file)), "train_seconds": round(seconds, 1),
             "test_accuracy": round(accuracy, 4), "peak_rss_mb": round(rss_kb / 1024)}

@@ -120,21 +120,28 @@ def curve(args: argparse.Namespace) -> None:
     print_curve(read_jsonl(results))
 
 
+def in_child(module: str, call: str, what: str) -> tuple[float, float, int]:
+    """(seconds, accuracy, peak RSS in KB) of `call`, a statement setting `s` and `a` with `b` the benchmark module
+    `module` imported, run in a fresh offline Python process; its stderr tail when it fails."""
+    code = (f"import json, sys, resource; sys.path.insert(0, 'benchmarks'); import {module} as b; "
+            f"from pathlib import Path; {call}; "
+            "print('RESULT', json.dumps([s, a, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if done.returncode or line is None:
+        raise SystemExit(f"{what} failed:\n{done.stderr[-3000:]}")
+    seconds, accuracy, rss_kb = json.loads(line[len("RESULT "):])
+    return seconds, accuracy, rss_kb
+
+
 def one_run(system: str, shots: int, seed: int, out: Path) -> dict[str, Any]:
     """One system on one sample, in a child process so each run starts alike and its peak memory is its own."""
     train_file = shots_file(out, shots, seed)
     with tempfile.TemporaryDirectory(dir=out) as tmp:
-        code = ("import json, sys, resource; sys.path.insert(0, 'benchmarks'); import fewshot as b; "
-                "from pathlib import Path; "
-                f"w = Path({tmp!r}); s, a = (b.run_setfit(Path({str(train_file)!r}), {seed}, w) "
-                f"if {system!r} == 'setfit' else b.run_textsift({system!r}, Path({str(train_file)!r}), {seed}, w)); "
-                "print('RESULT', json.dumps([s, a, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))")
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
-        line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
-        if done.returncode or line is None:
-            raise SystemExit(f"{system} shots {shots} seed {seed} failed:\n{done.stderr[-3000:]}")
-        seconds, accuracy, rss_kb = json.loads(line[len("RESULT "):])
+        call = (f"w = Path({tmp!r}); s, a = (b.run_setfit(Path({str(train_file)!r}), {seed}, w) "
+                f"if {system!r} == 'setfit' else b.run_textsift({system!r}, Path({str(train_file)!r}), {seed}, w))")
+        seconds, accuracy, rss_kb = in_child("fewshot", call, f"{system} shots {shots} seed {seed}")
     return {"system": system, "shots": shots, "seed": seed, "train_seconds": round(seconds, 1),
             "test_accuracy": round(accuracy, 4), "peak_rss_mb": round(rss_kb / 1024)}
 
