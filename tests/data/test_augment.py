@@ -252,3 +252,16 @@ def test_the_augment_command_writes_each_row_then_its_copies(tmp_path: Path, mon
     assert [r["label"] for r in rows] == ["positive"] * 3 + ["negative"] * 3
     assert rows[0]["text"] == "Call <PHONE> now, the film was a wonderful surprise"
     assert all("<PHONE>" in r["text"] for r in rows[:3]) and len({r["text"] for r in rows}) == 6
+
+
+def test_an_empty_text_stops_the_augment_command_with_its_line(tmp_path: Path) -> None:
+    from textsift.data.augment import augment_file
+    from textsift.data.config import AugmentConfig
+    from textsift.errors import DataError
+
+    source = tmp_path / "few.csv"
+    source.write_text("text,label\nA dull and tedious story,negative\n,positive\n")
+    with pytest.raises(DataError, match=r"few.csv:3: empty text in column 'text'"):
+        augment_file(AugmentConfig(input=source, out=tmp_path / "aug.csv", ops="swap"))
+    report = augment_file(AugmentConfig(input=source, out=tmp_path / "aug.csv", ops="swap", on_error="skip"))
+    assert report.rows_read == 1 and report.skipped == [f"{source}:3"]

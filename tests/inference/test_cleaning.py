@@ -37,6 +37,11 @@ def test_the_folder_records_the_cleaning(masked_model: Path) -> None:
     assert raw["cleaning"]["mask_pii"] is True and raw["train_config"]["clean"]["mask_pii"] is True
 
 
+def test_the_model_card_says_how_to_clean_inputs_outside_textsift(masked_model: Path) -> None:
+    card = (masked_model / "README.md").read_text()
+    assert "## Cleaning" in card and "personal data masked (all; phone region US)" in card
+
+
 def test_predict_reads_the_masked_text(masked_model: Path) -> None:
     model = load(masked_model)
     assert model.prepare([WITH_PII]) == [MASKED]

@@ -22,7 +22,7 @@ from textsift.data.config import AugmentConfig
 from textsift.data.placeholders import PLACEHOLDER
 from textsift.data.rows import RowWriter, columns_of, read_rows
 from textsift.data.wordnet import find_wordnet, synonyms
-from textsift.errors import TextsiftError
+from textsift.errors import DataError, TextsiftError
 
 OPS = ("synonym", "swap", "delete", "insert")
 NEEDS_WORDNET = frozenset({"synonym", "insert"})
@@ -157,9 +157,15 @@ def augment_file(cfg: AugmentConfig) -> AugmentReport:
     with RowWriter(cfg.out, columns_of(cfg.input), template) as writer, \
             tqdm(desc="augment", unit="row", disable=None) as bar:
         for line, row in read_rows(cfg.input, [column], errors):
+            text = str(row[column]) if row[column] is not None else ""
+            if not text.strip():
+                error = DataError(cfg.input, line, f"empty text in column {column!r}", "fill it in or remove the row")
+                if errors is None:
+                    raise error
+                errors.append(error)
+                continue
             writer.write(row)
             report.rows_read += 1
-            text = str(row[column])
             for copy in augmenter.variants(text, cfg.factor - 1, line):
                 if copy == text:
                     report.unchanged += 1
@@ -167,7 +173,7 @@ def augment_file(cfg: AugmentConfig) -> AugmentReport:
                 writer.write({**row, column: copy})
                 report.copies += 1
             bar.update()
-    report.skipped = [f"{e.path}:{e.line}" for e in errors or []]
+    report.skipped = [f"{e.path}:{e.line}" for e in sorted(errors or [], key=lambda e: e.line or 0)]
     report.seconds = round(time.perf_counter() - started, 2)
     return report
 

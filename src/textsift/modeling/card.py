@@ -76,6 +76,7 @@ def write_card(folder: Path) -> Path:
           for split, d in settings.data.items()],
         "",
         *_task_lines(settings),
+        *_cleaning_lines(settings),
         *_metric_lines(metrics, task),
         "",
         *_lineage_lines(folder, settings),
@@ -101,6 +102,22 @@ def _training_line(settings: ModelSettings) -> str:
         line += (f" The weights are the LoRA adapter merged into the backbone; the adapter itself (PEFT format) is "
                  f"in `{settings.adapter}/`.")
     return line
+
+
+def _cleaning_lines(settings: ModelSettings) -> list[str]:
+    """What textsift does to each text first; plain transformers does not, so its users must do the same."""
+    cleaning = settings.cleaning
+    if cleaning is None or not cleaning.active:
+        return []
+    steps = [*(["Unicode NFKC, control characters removed, whitespace collapsed"] if cleaning.normalise else []),
+             *(["HTML converted to text"] if cleaning.markup else []),
+             *([f"personal data masked ({cleaning.pii_types}; phone region {cleaning.phone_region}"
+                f"{', pseudonymised' if cleaning.pseudonymise else ''})"] if cleaning.mask_pii else [])]
+    return ["## Cleaning", "",
+            f"Every text is cleaned before the model reads it: {'; '.join(steps)}. textsift (load, predict, serve, "
+            "monitor) does this itself; with plain transformers, clean inputs the same way first "
+            "(`textsift.data.cleaning.TextCleaner(settings.cleaning)`), or the model sees text it was not trained on.",
+            ""]
 
 
 def _title(task: Task) -> str:
