@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-EXTRAS ?= dev,parquet,onnx,explain,serve,monitor,lora,tune,clean
+EXTRAS ?= dev,parquet,onnx,explain,serve,monitor,lora,tune,clean,dask
 DEMO_DATA := data/movie-snippets
 DEMO_MODEL := models/movie-snippets
 NEWS_DATA := data/news-snippets
@@ -59,12 +59,12 @@ $(NEWS_ONNX)/textsift.json: $(NEWS_MODEL)/textsift.json
 	$(BIN)/textsift export $(NEWS_MODEL) --out $(NEWS_ONNX) --quantize int8 --validate $(NEWS_DATA)/validation.csv
 
 test: install
-	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff check src tests benchmarks scripts examples
 	$(BIN)/mypy
 	$(PY) -m pytest -q --durations=15
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff check src tests benchmarks scripts examples
 	$(BIN)/mypy
 
 clean:

@@ -27,7 +27,7 @@ VERB_MODULES = {
     "textsift.training.train", "textsift.training.distill", "textsift.training.update", "textsift.evaluation.evaluate",
     "textsift.evaluation.report", "textsift.inference.predict", "textsift.exporting.onnx", "textsift.serving.app",
     "textsift.data.catalogue", "textsift.inference.rank", "textsift.monitor.ingest", "textsift.monitor.dashboard",
-    "textsift.monitor.report", "textsift.training.pretrain", "textsift.training.tune",
+    "textsift.monitor.report", "textsift.training.pretrain", "textsift.training.tune", "textsift.inference.merge",
 }
 # Composite verbs, each allowed exactly the verbs it is made of: a tune trial is one train run (its after_epoch hook
 # reports to the pruner), so tune calls train itself rather than a copy of it.

@@ -25,7 +25,9 @@ _EXPORTS = {
     "ModelSettings": "textsift.modeling.settings",
     "Classifier": "textsift.inference.torch_backend",
     "load": "textsift.inference.load",
+    "PartitionPredictor": "textsift.inference.partitions",
     "predict": "textsift.inference.predict",
+    "merge_predictions": "textsift.inference.merge",
     "rank": "textsift.inference.rank",
     "get_task": "textsift.tasks.registry",
     "train": "textsift.training.train",
@@ -90,6 +92,8 @@ if TYPE_CHECKING:
     from textsift.explanation.attribution import explain
     from textsift.exporting.onnx import export
     from textsift.inference.load import load
+    from textsift.inference.merge import merge_predictions
+    from textsift.inference.partitions import PartitionPredictor
     from textsift.inference.predict import predict
     from textsift.inference.rank import rank
     from textsift.inference.torch_backend import Classifier

@@ -317,6 +317,8 @@ class TrainConfig(LoopConfig):
         lora: The adapters (lora only).
         fewshot: The contrastive stage (fewshot only).
         clean: What is done to each text before the model reads it, here and wherever the folder is used.
+        nproc: Training processes to start on this machine, through torchrun's engine (gloo on CPU, NCCL with a
+            GPU each); batch_size is each one's share of a batch. Leave at 1 under torchrun, which starts them.
     """
 
     out: Path = Path("models/textsift")
@@ -330,9 +332,12 @@ class TrainConfig(LoopConfig):
     lora: LoraConfig = field(default_factory=LoraConfig)
     fewshot: FewshotConfig = field(default_factory=FewshotConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
+    nproc: int = 1
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.nproc < 1:
+            raise TextsiftError(f"nproc must be at least 1, not {self.nproc}")
         if self.strategy not in get_args(Strategy):
             raise TextsiftError(f"strategy must be one of {', '.join(get_args(Strategy))}, not {self.strategy!r}")
         if self.shots is not None and self.shots < 1:
@@ -510,14 +515,26 @@ class PredictConfig(InferenceConfig):
     """How `textsift predict` labels texts.
 
     Attributes:
-        out: A .csv or .jsonl file to write; default JSON lines on stdout.
+        out: A .jsonl file (JSON rows) or a .csv, .tsv or .parquet file (one column per value) to write; default
+            JSON lines on stdout.
         top_k: How many of the most probable labels to list per text.
         data: The table's columns (only the text column is read).
+        chunk_size: Rows read, predicted and written at a time, so memory stays flat in the file's size; also the
+            unit --shard deals out.
+        shard: i/n (e.g. 0/4): predict only chunks k with k % n == i, for n runs side by side; the output gets a
+            row column and a manifest beside it for `textsift predict merge`. Needs an input file and --out.
     """
 
     out: Path | None = None
     top_k: int = 1
     data: DataConfig = field(default_factory=DataConfig)
+    chunk_size: int = 4096
+    shard: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.chunk_size < 1:
+            raise TextsiftError(f"chunk_size must be at least 1, not {self.chunk_size}")
 
 
 @dataclass

@@ -21,6 +21,7 @@ def test_every_verb_has_a_command_and_a_function() -> None:
     assert {c.name for c in data.app.registered_commands} == {"list", "fetch", "clean", "leaks", "augment"}
     for function in ("clean_file", "file_leaks", "augment_file"):  # the data verbs' functions, behind the commands
         assert callable(getattr(textsift, function))
+    assert callable(textsift.merge_predictions)  # behind `textsift predict merge`
 
 
 def test_data_list_shows_the_catalogue(monkeypatch, capsys) -> None:
@@ -39,6 +40,23 @@ def test_train_evaluate_predict_through_the_cli(data_dir: Path, tmp_path: Path, 
     capsys.readouterr()
     assert run_cli(monkeypatch, "predict", str(model), str(data_dir / "test.csv"), "--top-k", "2") == 0
     assert len(capsys.readouterr().out.splitlines()) == 30
+
+
+def test_predict_shards_and_merge_through_the_cli(int8_model: Path, data_dir: Path, tmp_path: Path,
+                                                  monkeypatch) -> None:
+    run = ("predict", str(int8_model), str(data_dir / "test.csv"), "--chunk-size", "8", "--out")
+    assert run_cli(monkeypatch, *run, str(tmp_path / "one.jsonl")) == 0
+    shards = [str(tmp_path / f"p-{i}.jsonl") for i in range(2)]
+    for i, shard in enumerate(shards):
+        assert run_cli(monkeypatch, *run, shard, "--shard", f"{i}/2") == 0
+    assert run_cli(monkeypatch, "predict", "merge", *shards, "--out", str(tmp_path / "merged.jsonl")) == 0
+    assert (tmp_path / "merged.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()
+
+
+def test_predict_merge_has_its_own_help(monkeypatch, capsys) -> None:
+    assert run_cli(monkeypatch, "predict", "merge", "--help") == 0
+    out = capsys.readouterr().out
+    assert "textsift predict merge [OPTIONS] {shard_files}..." in out and "--out" in out
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -40,14 +41,15 @@ def test_multi_label_folder_stores_tuned_thresholds_and_a_sigmoid_config(multila
     assert config["problem_type"] == "multi_label_classification"
 
 
-def test_multi_label_predictions_are_the_labels_over_their_thresholds(multilabel_model: Path,
-                                                                      debtags_dir: Path) -> None:
+def test_multi_label_predictions_are_the_labels_over_their_thresholds(multilabel_model: Path, debtags_dir: Path,
+                                                                      tmp_path: Path) -> None:
     model = load(multilabel_model)
     texts = read_table(debtags_dir / "test.csv", DataConfig(label_column="tags", label_sep=";")).texts
     proba, cut = model.scores(texts), np.array(model.settings.thresholds)
     expected = [{model.labels[i] for i in np.flatnonzero(row >= cut)} for row in proba]
     assert [set(labels) for labels in model.predict(texts)] == expected
-    rows = predict(multilabel_model, debtags_dir / "test.csv")
+    predict(multilabel_model, debtags_dir / "test.csv", tmp_path / "p.jsonl")
+    rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
     assert [set(r["labels"]) for r in rows] == expected
 
 
@@ -175,9 +177,10 @@ def test_pair_export_feeds_segments_and_keeps_parity(pair_model: Path, exported:
 
 
 def test_pair_predict_reads_both_columns(pair_model: Path, faq_dir: Path, tmp_path: Path) -> None:
-    rows = predict(pair_model, faq_dir / "validation.csv", tmp_path / "p.csv")
-    header = (tmp_path / "p.csv").read_text().splitlines()[0]
-    assert header == "text,text_pair,label,score,p_match,p_other"
+    predict(pair_model, faq_dir / "validation.csv", tmp_path / "p.csv")
+    with (tmp_path / "p.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["text", "text_pair", "label", "score", "p_match", "p_other"]
     assert rows[0]["text_pair"].startswith(read_table(faq_dir / "validation.csv", DataConfig(
         text_column="question", text_pair_column="answer")).pairs[0][:40])  # type: ignore[index]
 

@@ -40,8 +40,10 @@ app.add_typer(monitor.app, name="monitor")
 VERBS: list[Callable[..., Any]] = [train.train, evaluate.evaluate, predict.predict, rank.rank, explain.explain,
                                    report.report, serve.serve, export.export, distill.distill, lineage.lineage,
                                    pretrain.pretrain, update.update, tune.tune]
+# `predict` also runs `predict merge` (its first argument says which), so `textsift predict MODEL FILE` stays as is.
+COMMAND_CLASSES = {"predict": predict.PredictCommand}
 for verb in VERBS:
-    app.command(verb.__name__)(verb)
+    app.command(verb.__name__, cls=COMMAND_CLASSES.get(verb.__name__))(verb)
 
 
 def main() -> None:

@@ -82,16 +82,13 @@ def read_table(path: Path | str, cfg: DataConfig | None = None, *, require_label
     """Read a labelled (or, with `require_labels=False`, unlabelled) table and check every row."""
     cfg = cfg or DataConfig()
     path = Path(path)
-    text_columns = [cfg.text_column] + ([cfg.text_pair_column] if cfg.text_pair_column else [])
+    text_columns = _text_columns(cfg)
     wanted = text_columns + ([cfg.label_column] if require_labels else [])
     columns: list[list[str]] = [[] for _ in text_columns]
     labels: list[Label] = []
     lines = []
     for line, row in read_rows(path, wanted):
-        for column, values in zip(text_columns, columns, strict=True):
-            text = _cell(row.get(column))
-            if text is None:
-                raise DataError(path, line, f"empty text in column {column!r}", "fill it in or remove the row")
+        for values, text in zip(columns, row_texts(path, line, row, text_columns), strict=True):
             values.append(text)
         if require_labels:
             labels.append(_label(path, line, row.get(cfg.label_column), cfg))
@@ -100,6 +97,36 @@ def read_table(path: Path | str, cfg: DataConfig | None = None, *, require_label
         raise DataError(path, None, "no rows", "the file has a header but no data")
     return Table(path, columns[0], labels if require_labels else None, lines,
                  columns[1] if cfg.text_pair_column else None, cfg.label_column, cfg.label_sep)
+
+
+def read_inputs(path: Path | str, cfg: DataConfig | None = None) -> Iterator[Item]:
+    """What a model reads from an unlabelled table, one row at a time (memory stays flat in the file's size): the
+    text, or the (text, pair) tuple, each row checked as `read_table` checks it."""
+    cfg = cfg or DataConfig()
+    path = Path(path)
+    text_columns = _text_columns(cfg)
+    empty = True
+    for line, row in read_rows(path, text_columns):
+        texts = row_texts(path, line, row, text_columns)
+        yield texts[0] if len(texts) == 1 else (texts[0], texts[1])
+        empty = False
+    if empty:
+        raise DataError(path, None, "no rows", "the file has a header but no data")
+
+
+def _text_columns(cfg: DataConfig) -> list[str]:
+    return [cfg.text_column] + ([cfg.text_pair_column] if cfg.text_pair_column else [])
+
+
+def row_texts(path: Path, line: int, row: dict[str, Any], columns: list[str]) -> list[str]:
+    """The row's texts in `columns`, or a DataError at `path`:`line` naming the first empty one."""
+    texts = []
+    for column in columns:
+        text = _cell(row.get(column))
+        if text is None:
+            raise DataError(path, line, f"empty text in column {column!r}", "fill it in or remove the row")
+        texts.append(text)
+    return texts
 
 
 def _label(path: Path, line: int, raw: Any, cfg: DataConfig) -> Label:
@@ -135,10 +162,13 @@ def _cell(value: Any) -> str | None:
 
 def read_lines(stream: Iterator[str]) -> list[str]:
     """Texts from plain lines (stdin); blank lines are an error so outputs stay aligned with inputs."""
-    texts = []
+    return list(iter_lines(stream))
+
+
+def iter_lines(stream: Iterator[str]) -> Iterator[str]:
+    """`read_lines` one line at a time, for streams longer than memory."""
     for n, line in enumerate(stream, start=1):
         text = line.rstrip("\r\n")
         if not text.strip():
             raise DataError("<stdin>", n, "empty line", "give one text per line")
-        texts.append(text)
-    return texts
+        yield text

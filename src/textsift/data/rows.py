@@ -29,6 +29,11 @@ def file_format(path: Path) -> str:
     """csv, tsv, jsonl or parquet, by the file's suffix; the file must exist."""
     if not path.is_file():
         raise DataError(path, None, "file not found", "check the path")
+    return output_format(path)
+
+
+def output_format(path: Path) -> str:
+    """csv, tsv, jsonl or parquet, by the suffix of a file that may not exist yet (one to write)."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise DataError(path, None, f"unknown file type {path.suffix!r}", f"use one of {', '.join(sorted(FORMATS))}")
@@ -177,10 +182,7 @@ class RowWriter:
     no half-written file. `template` is the input file whose Parquet schema an output Parquet file keeps."""
 
     def __init__(self, path: Path, columns: list[str], template: Path | None = None) -> None:
-        fmt = FORMATS.get(path.suffix.lower())
-        if fmt is None:
-            raise DataError(path, None, f"unknown file type {path.suffix!r}",
-                            f"use one of {', '.join(sorted(FORMATS))}")
+        fmt = output_format(path)
         files.writable_file(path)
         self.path, self.columns, self.fmt, self.template, self.rows = path, columns, fmt, template, 0
         self._stack = contextlib.ExitStack()

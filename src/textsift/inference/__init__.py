@@ -1,1 +1,1 @@
-"""Running a model folder: the predictor interface, its torch and ONNX Runtime backends, `load`, and `predict`."""
+"""Running a model folder: the predictor interface, its torch and ONNX Runtime backends, `load`, `predict` and merge."""

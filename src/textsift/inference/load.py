@@ -12,11 +12,14 @@ from textsift.modeling.settings import read_settings
 log = logging.getLogger("textsift")
 
 
-def load(folder: Path | str, device: str = "cpu") -> Predictor:
+def load(folder: Path | str, device: str = "cpu", *, num_threads: int | None = None) -> Predictor:
     """Load a model folder written by textsift; refuses foreign or damaged folders with a clear message.
 
     `device` is "cpu", "cuda", "cuda:1" … or "auto" (a GPU when there is one); ONNX folders always run on CPU.
-    A torch folder gives a `Classifier`, an exported one an `OnnxClassifier`; both predict alike.
+    `num_threads` caps the CPU threads of inference (None: torch's own default, ONNX every core this process may
+    use); for torch it is the whole process's setting (`torch.set_num_threads`), as several processes sharing the
+    cores need (the Dask recipe's workers). A torch folder gives a `Classifier`, an exported one an
+    `OnnxClassifier`; both predict alike.
     """
     folder = Path(folder)
     settings = read_settings(folder)
@@ -26,7 +29,7 @@ def load(folder: Path | str, device: str = "cpu") -> Predictor:
 
         if device not in ("auto", "cpu"):
             log.warning("%s is an ONNX folder, which runs on the CPU; ignoring device %r", folder, device)
-        return load_onnx(folder, settings)
+        return load_onnx(folder, settings, num_threads)
     from textsift.inference.torch_backend import load_torch
 
-    return load_torch(folder, settings, device)
+    return load_torch(folder, settings, device, num_threads)

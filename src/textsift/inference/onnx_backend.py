@@ -58,7 +58,7 @@ class OnnxClassifier(Predictor):
         return out
 
 
-def load_onnx(folder: Path, settings: ModelSettings) -> OnnxClassifier:
+def load_onnx(folder: Path, settings: ModelSettings, num_threads: int | None = None) -> OnnxClassifier:
     """An `OnnxClassifier` for an exported folder whose textsift.json has already been read and checked."""
     ort = require("onnxruntime", extra="onnx")
     tokenizers = require("tokenizers", extra="onnx")
@@ -68,7 +68,8 @@ def load_onnx(folder: Path, settings: ModelSettings) -> OnnxClassifier:
     if settings.onnx is None:
         raise TextsiftError(f"{folder}/textsift.json: no onnx.pad_token_id; export the folder again")
     options = ort.SessionOptions()
-    options.intra_op_num_threads = len(os.sched_getaffinity(0))  # the cores this process may use
+    # The cores this process may use, unless the caller shares them out between processes (the Dask recipe).
+    options.intra_op_num_threads = num_threads or len(os.sched_getaffinity(0))
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     try:
         session = ort.InferenceSession(str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"])

@@ -78,9 +78,12 @@ def collate(sequences: list[list[int]], pad_id: int, sep_id: int | None = None) 
     return {name: torch.from_numpy(array) for name, array in pad(sequences, pad_id, sep_id).items()}
 
 
-def load_torch(folder: Path, settings: ModelSettings, device: str = "cpu") -> Classifier:
+def load_torch(folder: Path, settings: ModelSettings, device: str = "cpu", num_threads: int | None = None
+               ) -> Classifier:
     """A `Classifier` for a torch folder whose textsift.json has already been read and checked."""
     target = resolve_device(device)
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)  # process-wide: torch has no per-model thread pool
     model, tokenizer = model_folder.load_weights(folder, settings)
     to_device(model, target)
     return Classifier(model, tokenizer, settings)

@@ -38,6 +38,7 @@ class RunState:
     bad_evals: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     best_metrics: dict[str, Any] | None = None
+    ranks: int = 1  # processes the run trains on: the global batch, and so the schedule, depends on it
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> RunState:
@@ -48,9 +49,11 @@ class RunState:
         return cls(**{k: v for k, v in raw.items() if k in known})  # "stamp" belongs to the checkpoint, not the run
 
 
-def save_checkpoint(folder: Path, model: torch.nn.Module, optimizer: Any, scheduler: Any, state: RunState) -> None:
+def save_checkpoint(folder: Path, model: torch.nn.Module, optimizer: Any, scheduler: Any, state: RunState,
+                    rank_rngs: list[torch.Tensor] | None = None) -> None:
     """Weights, optimiser and state, each written atomically and stamped with one id; state.json goes last, so a
-    save cut short leaves files whose stamps disagree, which `load_checkpoint` refuses."""
+    save cut short leaves files whose stamps disagree, which `load_checkpoint` refuses. `rank_rngs` are the CPU
+    generator states of every rank of a distributed run (rank 0 writes them all), so each resumes its own dropout."""
     folder.mkdir(parents=True, exist_ok=True)
     stamp = uuid.uuid4().hex
     with tempfile.TemporaryDirectory(prefix=".saving-", dir=folder) as tmp:
@@ -63,14 +66,18 @@ def save_checkpoint(folder: Path, model: torch.nn.Module, optimizer: Any, schedu
                  "rng": torch.get_rng_state(), "stamp": stamp}
         if torch.cuda.is_available():  # dropout on a GPU draws from the CUDA generators, not the CPU one
             extra["cuda_rng"] = torch.cuda.get_rng_state_all()
+        if rank_rngs is not None:
+            extra["rank_rngs"] = rank_rngs
         torch.save(extra, f"{tmp}/optimizer.pt")
         for name in ("model.safetensors", "optimizer.pt"):
             files.publish(Path(tmp) / name, folder / name)
     files.write_text(folder / "state.json", json.dumps({**dataclasses.asdict(state), "stamp": stamp}, indent=2))
 
 
-def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer: Any, scheduler: Any) -> RunState:
-    """Restore a run; a damaged, mixed or mismatched checkpoint is one line saying what to do."""
+def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer: Any, scheduler: Any, rank: int = 0,
+                    ranks: int = 1) -> RunState:
+    """Restore a run (as `rank` of `ranks` processes, which must be as many as wrote it); a damaged, mixed or
+    mismatched checkpoint is one line saying what to do."""
     if not (folder / "state.json").is_file():
         raise TextsiftError(f"{folder}: no checkpoint to resume from; drop --resume to start a new run")
     try:
@@ -86,6 +93,11 @@ def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer: Any, schedu
     if len({raw.get("stamp"), extra.get("stamp"), weights_stamp}) != 1:
         raise TextsiftError(f"{folder}: the checkpoint files come from different saves (one was cut short); delete "
                             f"{folder} and start again without --resume")
+    written_by = RunState.from_json(dict(raw)).ranks
+    if written_by != ranks:
+        raise TextsiftError(f"{folder}: the run trained on {written_by} process(es), this one has {ranks}; resume "
+                            f"on {written_by} (--nproc, or torchrun's --nproc-per-node): the batch, and so the "
+                            "schedule, depends on it")
     try:
         load_weights(model, folder / "model.safetensors", partial=meta.get("weights") == "trainable")
         optimizer.load_state_dict(extra["optimizer"])
@@ -94,7 +106,7 @@ def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer: Any, schedu
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise TextsiftError(f"{folder}: the checkpoint does not fit this model ({first[:160]}); resume with the "
                             "same data and settings, or start again without --resume") from None
-    torch.set_rng_state(extra["rng"])
+    torch.set_rng_state(extra["rank_rngs"][rank] if "rank_rngs" in extra else extra["rng"])
     if "cuda_rng" in extra and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(extra["cuda_rng"])
     state = RunState.from_json(raw)

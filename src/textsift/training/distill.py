@@ -38,7 +38,7 @@ def distill(cfg: DistillConfig) -> Path:
     lands in `cfg.out`. It runs through the same loop as `train`, so TensorBoard, checkpoints and `resume` work
     alike. The data columns default to those the teacher was trained with."""
     started = time.perf_counter()
-    device = prepare(cfg)
+    device = prepare(cfg, "textsift distill")
     teacher = load(cfg.teacher, str(device))  # its one pass over the training set runs where training does
     if not isinstance(teacher, Classifier):
         raise TextsiftError(f"{cfg.teacher}: an ONNX folder cannot teach; distil from the torch model folder")

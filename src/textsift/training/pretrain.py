@@ -53,7 +53,7 @@ def pretrain(cfg: PretrainConfig) -> Path:
     """Continue masked-LM pre-training of `cfg.backbone` on `cfg.train_file` for `cfg.steps` steps; the weights
     with the lowest held-out MLM loss land in `cfg.out`, ready for `textsift train --backbone`."""
     started = time.perf_counter()
-    device = prepare(cfg)
+    device = prepare(cfg, "textsift pretrain")
     train_texts, val_texts = read_pretraining_data(cfg)
     model, tokenizer, carried = load_mlm(cfg.backbone)
     to_device(model, device)

@@ -33,7 +33,7 @@ DEFAULT_SPACES: dict[str, dict[str, dict[str, Any]]] = {
 }
 # What a trial is, not how it trains: the same for every trial, so never searched.
 FIXED = {"train_file", "validation_file", "out", "resume", "device", "num_threads", "task", "strategy", "init_from",
-         "text_column", "label_column", "text_pair_column", "label_sep"}
+         "nproc", "text_column", "label_column", "text_pair_column", "label_sep"}
 RANGE_KEYS, CHOICE_KEYS = {"low", "high", "log", "step"}, {"choices"}
 
 

@@ -26,7 +26,7 @@ from textsift.modeling.extend import output_layer
 from textsift.modeling.settings import ModelSettings, update_settings
 from textsift.tasks.base import Task
 from textsift.tasks.registry import get_task
-from textsift.training import replay
+from textsift.training import distributed, launch, replay
 from textsift.training.checkpoint import RunState
 from textsift.training.loop import Objective, Scores, fit, prepare, write_metrics
 from textsift.training.strategies import Encoded, encode, fine_tune, frozen_head, pooled_features
@@ -37,9 +37,15 @@ AfterEpoch = Callable[[RunState], None]
 
 def train(cfg: TrainConfig, after_epoch: AfterEpoch | None = None) -> Path:
     """Fine-tune a model on `cfg.train_file`; the best by the task's validation metric lands in `cfg.out`.
-    `after_epoch` sees the run's state after each validated epoch (`textsift tune` reports and prunes there)."""
+    `after_epoch` sees the run's state after each validated epoch (`textsift tune` reports and prunes there).
+    With `cfg.nproc` > 1, or under torchrun, every process trains on its share of each batch and rank 0 writes."""
+    if cfg.nproc > 1:
+        check_processes(cfg, after_epoch)
+        return launch.processes(train, cfg)
+    if distributed.launched():
+        check_processes(cfg, after_epoch)
     started = time.perf_counter()
-    device = prepare(cfg)
+    device = prepare(cfg, "textsift train", distributed_writes=True)
     task = get_task(cfg.task)
     train_table, val_table = read_training_data(cfg, task, shots=cfg.shots, hold_out=cfg.strategy != "fewshot")
     # Labels unknown to the training data stop the run here, before the backbone is loaded.
@@ -60,13 +66,27 @@ def train(cfg: TrainConfig, after_epoch: AfterEpoch | None = None) -> Path:
     if on_training_rows(cfg, train_table, val_table):  # nothing held out to select an epoch by: keep the last
         state = fit(dataclasses.replace(objective, validate=latest_wins(objective.validate), save=lambda: None),
                     cfg, device, after_epoch)
-        objective.save()
+        if distributed.current().main:
+            objective.save()
     else:
         state = fit(objective, cfg, device, after_epoch)
-    keep_rows(cfg, classifier, train_table, val_table)
-    record(cfg, classifier, state.best_metrics)
-    write_metrics(cfg.out, state, time.perf_counter() - started)
+    if distributed.current().main:
+        keep_rows(cfg, classifier, train_table, val_table)
+        record(cfg, classifier, state.best_metrics)
+        write_metrics(cfg.out, state, time.perf_counter() - started)
+    distributed.finish()
     return cfg.out
+
+
+def check_processes(cfg: TrainConfig, after_epoch: AfterEpoch | None) -> None:
+    """What cannot train on several processes says so before any process starts."""
+    if cfg.nproc > 1 and distributed.launched():
+        raise TextsiftError("torchrun already started this process as one of several; drop --nproc")
+    if cfg.strategy == "fewshot":
+        raise TextsiftError("the fewshot strategy trains on a handful of examples per class in one process; drop "
+                            "--nproc (or torchrun)")
+    if after_epoch is not None:
+        raise TextsiftError("each tune trial trains in one process; drop --nproc")
 
 
 def objective_for(cfg: TrainConfig, classifier: Classifier, data: Encoded, device: torch.device,

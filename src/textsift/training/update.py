@@ -63,7 +63,7 @@ class UpdateResult:
 def update(cfg: UpdateConfig) -> UpdateResult:
     """Continue training `cfg.model_dir` on `cfg.train_file`; see the module docstring."""
     started = time.perf_counter()
-    device = prepare(cfg)
+    device = prepare(cfg, "textsift update")
     # Everything the settings and the data can refuse is checked before the weights load.
     settings = read_settings(cfg.model_dir)
     if settings.backend != "torch":
