@@ -35,8 +35,6 @@ class Ranks:
 
     rank: int = 0
     world: int = 1
-    local_rank: int = 0
-    local_world: int = 1
 
     @property
     def main(self) -> bool:
@@ -52,8 +50,7 @@ def launched() -> bool:
 def current() -> Ranks:
     if not (dist.is_available() and dist.is_initialized()):
         return Ranks()
-    return Ranks(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")),
-                 int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return Ranks(dist.get_rank(), dist.get_world_size())
 
 
 def start(device_name: str) -> torch.device:
